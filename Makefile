@@ -1,0 +1,64 @@
+# wesar - build, test, bench.  `make` builds build/wesar; `make test` runs the suite.
+CC ?= cc
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+# OpenBLAS built for OpenMP (Debian libopenblas-openmp-dev) shares our OpenMP
+# thread pool; fall back to whatever -lopenblas is.
+BLAS_DIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
+BLAS_INC ?= /usr/include/$(MULTIARCH)/openblas-openmp
+ifneq ($(wildcard $(BLAS_DIR)/libopenblas.so),)
+BLAS_LIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+BLAS_CFLAGS := -I$(BLAS_INC)
+else
+BLAS_LIBS := -lopenblas
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+endif
+
+OPT ?= -O3 -march=native
+WARN := -Wall -Wextra -Werror -Wno-unknown-pragmas
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp $(WARN) $(BLAS_CFLAGS)
+LDLIBS := $(BLAS_LIBS) -lcjson -lm -fopenmp
+
+SRC := $(wildcard src/kernels/*.c src/model/*.c src/optim/*.c src/data/*.c src/ckpt/*.c \
+                  src/train/*.c src/util/*.c)
+HDR := $(wildcard src/*/*.h)
+TESTS := test_units test_grad test_overfit ref_dump
+
+# Three builds of the same sources: release (fp32), fp64 (finite differences),
+# asan (address + undefined behaviour sanitizers).
+VARIANTS := release fp64 asan
+CFLAGS_release := $(OPT)
+CFLAGS_fp64 := -O2 -DWESAR_FP64
+CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all test test-fast test-asan bench clean
+all: build/release/wesar
+
+define variant
+build/$(1)/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $$(CFLAGS_$(1)) -c $$< -o $$@
+build/$(1)/obj/tests/%.o: tests/%.c $(HDR)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $$(CFLAGS_$(1)) -Isrc -c $$< -o $$@
+build/$(1)/libwesar.a: $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+build/$(1)/wesar: build/$(1)/obj/cli/main.o build/$(1)/libwesar.a
+	$$(CC) $$(CFLAGS_$(1)) $$^ -o $$@ $$(LDLIBS)
+build/$(1)/%: build/$(1)/obj/tests/%.o build/$(1)/libwesar.a
+	$$(CC) $$(CFLAGS_$(1)) $$^ -o $$@ $$(LDLIBS)
+endef
+$(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
+
+build/wesar: build/release/wesar
+	ln -sf release/wesar $@
+
+test: build/release/wesar build/fp64/test_grad $(addprefix build/release/,$(TESTS)) \
+      build/asan/wesar $(addprefix build/asan/,$(TESTS))
+	tests/run.sh
+
+test-fast: build/release/wesar build/fp64/test_grad $(addprefix build/release/,$(TESTS))
+	WESAR_SKIP_ASAN=1 WESAR_SKIP_LONG=1 tests/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,35 @@
+/* ckpt.h - checkpoints: model, scales, optimizer state, step and RNG.
+ *
+ * Layout (version 1, little-endian):
+ *   "WESARCKP" | u32 version | u32 header_len | header (JSON) |
+ *   f32 params[n_params] | f32 scales[n_tensors] | f32 state[n_state*n_params] |
+ *   u32 CRC-32 of every byte before it
+ * The JSON header holds the model config, the optimizer name, the step, the
+ * data RNG and the training config; readers check every size against it.
+ * Written atomically (fileio.h).
+ */
+#ifndef WESAR_CKPT_H
+#define WESAR_CKPT_H
+#include "../model/model.h"
+#include "../util/rng.h"
+#include <stddef.h>
+
+#define CKPT_VERSION 1
+
+typedef struct {
+    long step;              /* optimizer steps done */
+    rng_t data_rng;         /* state of the batch sampler */
+    char optim[32];
+    int n_state;
+    real *state;            /* n_state * n_params, may be NULL when n_state == 0 */
+    char train_json[4096];  /* the training config, for the record */
+} ckpt_extra;
+
+int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t errlen);
+
+/* Reads the config from a checkpoint, so the caller can build the model. */
+int ckpt_read_config(const char *path, model_config *cfg, char *err, size_t errlen);
+/* Loads into a model built from that config (params allocated).  x->state
+ * is allocated here if the file has optimizer state; free it with free(). */
+int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errlen);
+#endif

@@ -1,0 +1,158 @@
+/* main.c - the `wesar` command line: prepare, train, info. */
+#include "../data/prepare.h"
+#include "../model/config.h"
+#include "../model/model.h"
+#include "../train/train.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *USAGE =
+    "wesar - pre-train LLaMA-style language models without loss spikes\n"
+    "\n"
+    "usage:\n"
+    "  wesar prepare [--tokenizer bytes] [--val-fraction F] IN.txt OUTDIR\n"
+    "  wesar train --data DIR [--preset tiny|gpt2-small|1.3b] [--config FILE] [--KEY VALUE ...]\n"
+    "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
+    "\n"
+    "model keys:  vocab_size d_model n_layers n_heads n_kv_heads ffn_dim seq_len\n"
+    "             mlp (gelu|swiglu) rope_theta norm_eps\n"
+    "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
+    "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
+    "             log_every val_every val_batches ckpt_every seed threads\n"
+    "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
+    "(key=value lines or a JSON object); flags override the file, which overrides\n"
+    "the preset.  See README.md for every default.\n";
+
+static int die(const char *msg) {
+    fprintf(stderr, "wesar: error: %s\n", msg);
+    return 1;
+}
+
+/* "--d-model" -> "d_model" */
+static void flag_key(const char *flag, char *key, size_t n) {
+    snprintf(key, n, "%s", flag + 2);
+    char *eq = strchr(key, '=');
+    if (eq) *eq = 0;
+    for (char *p = key; *p; p++)
+        if (*p == '-') *p = '_';
+}
+
+typedef struct {
+    model_config mc;
+    train_config tc;
+    int with_train;
+} job;
+
+static int job_other(void *ctx, const char *key, const char *value, char *err, size_t n) {
+    job *j = ctx;
+    return j->with_train ? train_set(&j->tc, key, value, err, n) : 1;
+}
+
+/* preset, then config file, then every other flag in order */
+static int parse_job(job *j, int argc, char **argv, int with_train, char *err, size_t n) {
+    const char *preset = "tiny", *config = NULL;
+    j->with_train = with_train;
+    for (int i = 0; i < argc; i++) {
+        if (!strncmp(argv[i], "--preset", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
+            preset = argv[i][8] ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
+        else if (!strncmp(argv[i], "--config", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
+            config = argv[i][8] ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
+    }
+    if (config_preset(&j->mc, preset, err, n)) return -1;
+    train_defaults(&j->tc, preset);
+    if (config && config_load_file(&j->mc, config, job_other, j, err, n)) return -1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2)) { snprintf(err, n, "unexpected argument '%s'", a); return -1; }
+        char key[64];
+        flag_key(a, key, sizeof key);
+        const char *eq = strchr(a, '='), *val;
+        if (!strcmp(key, "quiet")) { j->tc.quiet = 1; continue; }
+        if (eq) val = eq + 1;
+        else if (i + 1 < argc) val = argv[++i];
+        else { snprintf(err, n, "%s: missing value", a); return -1; }
+        if (!strcmp(key, "preset") || !strcmp(key, "config")) continue;
+        char msg[256];
+        int r = config_set(&j->mc, key, val, msg, sizeof msg);
+        if (r == 1) r = job_other(j, key, val, msg, sizeof msg);
+        if (r == 1) {
+            snprintf(err, n, "unknown option '%s' (see wesar --help)", a);
+            return -1;
+        }
+        if (r) { snprintf(err, n, "--%s", msg); return -1; }
+    }
+    return config_finish(&j->mc, err, n);
+}
+
+static int cmd_info(int argc, char **argv) {
+    char err[512];
+    job j;
+    if (parse_job(&j, argc, argv, 0, err, sizeof err)) return die(err);
+    model *m = model_create(&j.mc, err, sizeof err);
+    if (!m) return die(err);
+    size_t np = model_num_params(m), mat = 0;
+    for (int i = 0; i < model_num_tensors(m); i++)
+        if (model_tensor(m, i)->is_matrix) mat += model_tensor(m, i)->numel;
+    char cj[1024];
+    config_to_json(&j.mc, cj, sizeof cj);
+    printf("config: %s\n", cj);
+    printf("parameters: %zu (%zu in matrices, %zu in norm gains), %d tensors\n", np, mat, np - mat,
+           model_num_tensors(m));
+    printf("fp32 memory: %.1f MiB parameters, %.1f MiB with gradients and AdamW state\n",
+           np * 4 / 1048576.0, np * 16 / 1048576.0);
+    model_free(m);
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv) {
+    char err[1024];
+    job j;
+    if (parse_job(&j, argc, argv, 1, err, sizeof err)) return die(err);
+    train_result r;
+    if (train_run(&j.mc, &j.tc, &r, err, sizeof err)) return die(err);
+    if (!j.tc.quiet)
+        printf("done: %ld steps, final loss %.4f, val loss %.4f\n", r.steps_done, r.final_loss,
+               r.final_val_loss);
+    return 0;
+}
+
+static int cmd_prepare(int argc, char **argv) {
+    prepare_opts o = {"bytes", NULL, 0.1, 0};
+    const char *pos[2];
+    int np = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--tokenizer") && i + 1 < argc) o.tokenizer = argv[++i];
+        else if (!strcmp(a, "--tokenizer-path") && i + 1 < argc) o.tokenizer_path = argv[++i];
+        else if (!strcmp(a, "--val-fraction") && i + 1 < argc) {
+            char *e;
+            o.val_fraction = strtod(argv[++i], &e);
+            if (*e) return die("--val-fraction: expected a number in (0, 1)");
+        } else if (!strcmp(a, "--quiet")) o.quiet = 1;
+        else if (!strncmp(a, "--", 2)) {
+            fprintf(stderr, "wesar: error: prepare: unknown or incomplete option '%s'\n", a);
+            return 1;
+        } else if (np < 2) pos[np++] = a;
+        else return die("prepare: expected exactly IN.txt and OUTDIR");
+    }
+    if (np != 2) return die("prepare: expected IN.txt OUTDIR (see wesar --help)");
+    char err[1024];
+    if (prepare_text(pos[0], pos[1], &o, err, sizeof err)) return die(err);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
+    if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
+    fprintf(stderr, "wesar: error: unknown command '%s' (expected prepare, train or info)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,374 @@
+/* kernels_cpu.c - CPU backend: OpenBLAS for matrix products, OpenMP for the rest. */
+#include "kernels.h"
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifdef WESAR_FP64
+#define GEMM cblas_dgemm
+#define R_EXP exp
+#define R_SQRT sqrt
+#define R_ERF erf
+#define R_LOG log
+#else
+#define GEMM cblas_sgemm
+#define R_EXP expf
+#define R_SQRT sqrtf
+#define R_ERF erff
+#define R_LOG logf
+#endif
+
+void openblas_set_num_threads(int);
+
+void kernels_set_threads(int n) {
+    if (n < 1) n = 1;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    openblas_set_num_threads(n);
+}
+
+int kernels_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
+                int M, int K, int N) {
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, inp, K, W, K,
+         0, out, N);
+}
+
+void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
+                const real *W, real alpha, int M, int K, int N, int accumulate) {
+    if (dinp)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, alpha, dout, N,
+             W, K, accumulate ? 1 : 0, dinp, K);
+    if (dW)
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, alpha, dout, N,
+             inp, K, 1, dW, K);
+}
+
+void embed_fwd(real *out, const int32_t *tok, const real *W_e, real scale,
+               int M, int d) {
+#pragma omp parallel for
+    for (int m = 0; m < M; m++) {
+        const real *row = W_e + (size_t)tok[m] * d;
+        real *o = out + (size_t)m * d;
+        for (int i = 0; i < d; i++) o[i] = scale * row[i];
+    }
+}
+
+void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, real scale,
+               int M, int d) {
+    /* Rows may repeat a token: split the columns among threads, not the rows. */
+#pragma omp parallel
+    {
+#ifdef _OPENMP
+        int nt = omp_get_num_threads(), it = omp_get_thread_num();
+#else
+        int nt = 1, it = 0;
+#endif
+        int c0 = (int)((long)d * it / nt), c1 = (int)((long)d * (it + 1) / nt);
+        for (int m = 0; m < M; m++) {
+            real *g = dW_e + (size_t)tok[m] * d;
+            const real *o = dout + (size_t)m * d;
+            for (int i = c0; i < c1; i++) g[i] += scale * o[i];
+        }
+    }
+}
+
+void rmsnorm_fwd(real *out, real *rstd, const real *x, const real *g,
+                 int M, int d, real eps) {
+#pragma omp parallel for
+    for (int m = 0; m < M; m++) {
+        const real *xr = x + (size_t)m * d;
+        real *o = out + (size_t)m * d;
+        real ss = 0;
+        for (int i = 0; i < d; i++) ss += xr[i] * xr[i];
+        real r = 1 / R_SQRT(ss / d + eps);
+        rstd[m] = r;
+        for (int i = 0; i < d; i++) o[i] = xr[i] * r * g[i];
+    }
+}
+
+void rmsnorm_bwd(real *dx, real *dg, const real *dout, const real *x,
+                 const real *g, const real *rstd, int M, int d, int accumulate) {
+    /* dx = r*g*dy - r^3/d * x * sum(g*dy*x) */
+#pragma omp parallel for
+    for (int m = 0; m < M; m++) {
+        const real *xr = x + (size_t)m * d, *dy = dout + (size_t)m * d;
+        real *dxr = dx + (size_t)m * d;
+        real r = rstd[m], dot = 0;
+        for (int i = 0; i < d; i++) dot += g[i] * dy[i] * xr[i];
+        real c = r * r * r * dot / d;
+        if (accumulate)
+            for (int i = 0; i < d; i++) dxr[i] += r * g[i] * dy[i] - c * xr[i];
+        else
+            for (int i = 0; i < d; i++) dxr[i] = r * g[i] * dy[i] - c * xr[i];
+    }
+    /* dg reduction over rows: columns split among threads (deterministic). */
+#pragma omp parallel
+    {
+#ifdef _OPENMP
+        int nt = omp_get_num_threads(), it = omp_get_thread_num();
+#else
+        int nt = 1, it = 0;
+#endif
+        int c0 = (int)((long)d * it / nt), c1 = (int)((long)d * (it + 1) / nt);
+        for (int m = 0; m < M; m++) {
+            const real *xr = x + (size_t)m * d, *dy = dout + (size_t)m * d;
+            real r = rstd[m];
+            for (int i = c0; i < c1; i++) dg[i] += dy[i] * xr[i] * r;
+        }
+    }
+}
+
+static void rope_apply(real *x, const real *cos_t, const real *sin_t, int B,
+                       int T, int nh, int hd, real sign) {
+    int h2 = hd / 2;
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const real *c = cos_t + (size_t)t * h2, *s = sin_t + (size_t)t * h2;
+            real *row = x + ((size_t)b * T + t) * nh * hd;
+            for (int h = 0; h < nh; h++) {
+                real *v = row + (size_t)h * hd;
+                for (int i = 0; i < h2; i++) {
+                    real a = v[i], bb = v[i + h2], sn = sign * s[i];
+                    v[i] = a * c[i] - bb * sn;
+                    v[i + h2] = bb * c[i] + a * sn;
+                }
+            }
+        }
+}
+
+void rope_fwd(real *x, const real *cos_t, const real *sin_t, int B, int T,
+              int nh, int hd) {
+    rope_apply(x, cos_t, sin_t, B, T, nh, hd, 1);
+}
+
+/* The rotation is orthogonal, so its gradient is the inverse rotation. */
+void rope_bwd(real *dx, const real *cos_t, const real *sin_t, int B, int T,
+              int nh, int hd) {
+    rope_apply(dx, cos_t, sin_t, B, T, nh, hd, -1);
+}
+
+size_t attention_scratch_len(int T) { return (size_t)T * T; }
+
+/* Attention runs one (batch, head) per task with single-threaded BLAS inside
+ * (OpenBLAS's OpenMP build goes serial inside a parallel region).  The full
+ * T x T score block is computed and the upper triangle masked: twice the
+ * causal FLOPs, but at BLAS speed. */
+void attention_fwd(real *out, real *probs, const real *q, const real *k,
+                   const real *v, int B, int T, int H, int Hkv, int hd) {
+    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv;
+    real scale = 1 / R_SQRT((real)hd);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            int kh = h / group;
+            const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
+            const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
+            const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
+            real *p = probs + ((size_t)b * H + h) * T * T;
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qh, qs, kb, kvs, 0, p, T);
+            for (int t = 0; t < T; t++) {
+                real *pr = p + (size_t)t * T, mx = pr[0], sum = 0;
+                for (int j = 1; j <= t; j++) mx = pr[j] > mx ? pr[j] : mx;
+                for (int j = 0; j <= t; j++) { pr[j] = R_EXP(pr[j] - mx); sum += pr[j]; }
+                real inv = 1 / sum;
+                for (int j = 0; j <= t; j++) pr[j] *= inv;
+                for (int j = t + 1; j < T; j++) pr[j] = 0;
+            }
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, p, T, vb, kvs, 0,
+                 out + (size_t)b * T * qs + (size_t)h * hd, qs);
+        }
+}
+
+void attention_bwd(real *dq, real *dk, real *dv, real *scratch,
+                   const real *dout, const real *probs, const real *q,
+                   const real *k, const real *v, int B, int T, int H, int Hkv,
+                   int hd) {
+    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv;
+    real scale = 1 / R_SQRT((real)hd);
+    /* One task per (batch, kv head): it owns dk/dv of that head, so the query
+     * heads that share it accumulate without races. */
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int b = 0; b < B; b++)
+        for (int kh = 0; kh < Hkv; kh++) {
+#ifdef _OPENMP
+            real *dp = scratch + (size_t)omp_get_thread_num() * T * T;
+#else
+            real *dp = scratch;
+#endif
+            const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
+            const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
+            real *dkb = dk + (size_t)b * T * kvs + (size_t)kh * hd;
+            real *dvb = dv + (size_t)b * T * kvs + (size_t)kh * hd;
+            for (int h = kh * group; h < (kh + 1) * group; h++) {
+                const real *p = probs + ((size_t)b * H + h) * T * T;
+                const real *doh = dout + (size_t)b * T * qs + (size_t)h * hd;
+                const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
+                real *dqh = dq + (size_t)b * T * qs + (size_t)h * hd;
+                real first = h == kh * group ? 0 : 1; /* first head writes, the rest add */
+                /* dV += P^T dO ;  dP = dO V^T */
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, p, T, doh, qs, first,
+                     dvb, kvs);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1, doh, qs, vb, kvs, 0,
+                     dp, T);
+                /* dS = scale * P o (dP - rowsum(P o dP)), zero above the diagonal */
+                for (int t = 0; t < T; t++) {
+                    const real *pr = p + (size_t)t * T;
+                    real *dr = dp + (size_t)t * T, pdp = 0;
+                    for (int j = 0; j <= t; j++) pdp += pr[j] * dr[j];
+                    for (int j = 0; j <= t; j++) dr[j] = scale * pr[j] * (dr[j] - pdp);
+                    for (int j = t + 1; j < T; j++) dr[j] = 0;
+                }
+                /* dQ = dS K ;  dK += dS^T Q */
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, dp, T, kb, kvs, 0,
+                     dqh, qs);
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, dp, T, qh, qs, first,
+                     dkb, kvs);
+            }
+        }
+}
+
+#define INV_SQRT2 0.70710678118654752440
+#define INV_SQRT2PI 0.39894228040143267794
+
+void gelu_fwd(real *out, const real *x, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++)
+        out[i] = (real)0.5 * x[i] * (1 + R_ERF(x[i] * (real)INV_SQRT2));
+}
+
+void gelu_bwd(real *dx, const real *dout, const real *x, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        real xi = x[i];
+        real cdf = (real)0.5 * (1 + R_ERF(xi * (real)INV_SQRT2));
+        real pdf = (real)INV_SQRT2PI * R_EXP((real)-0.5 * xi * xi);
+        dx[i] = dout[i] * (cdf + xi * pdf);
+    }
+}
+
+void swiglu_fwd(real *out, const real *g, const real *u, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        real s = 1 / (1 + R_EXP(-g[i]));
+        out[i] = g[i] * s * u[i];
+    }
+}
+
+void swiglu_bwd(real *dg, real *du, const real *dout, const real *g,
+                const real *u, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        real s = 1 / (1 + R_EXP(-g[i]));
+        real d = dout[i], gi = g[i], ui = u[i]; /* du or dg may alias dout */
+        du[i] = d * gi * s;
+        dg[i] = d * ui * s * (1 + gi * (1 - s));
+    }
+}
+
+void residual_fwd(real *out, const real *a, const real *b, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void add_inplace(real *acc, const real *x, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) acc[i] += x[i];
+}
+
+/* Reductions below keep one partial per thread and add them in thread order,
+ * so a run is bit-reproducible for a given thread count (exact resume). */
+#define MAX_THREADS 256
+static int thread_range(size_t n, size_t *lo, size_t *hi) {
+#ifdef _OPENMP
+    int nt = omp_get_num_threads(), it = omp_get_thread_num();
+#else
+    int nt = 1, it = 0;
+#endif
+    *lo = n * it / nt;
+    *hi = n * (it + 1) / nt;
+    return it;
+}
+
+int xent_fwd(double *ce_sum, double *z_sum, real *lse, const real *logits,
+             const int32_t *target, int M, int V) {
+    double ce_p[MAX_THREADS] = {0}, z_p[MAX_THREADS] = {0};
+    int cnt_p[MAX_THREADS] = {0}, nt = 1;
+#pragma omp parallel num_threads(kernels_threads() < MAX_THREADS ? kernels_threads() : MAX_THREADS)
+    {
+        size_t lo, hi;
+        int it = thread_range((size_t)M, &lo, &hi);
+#ifdef _OPENMP
+        if (it == 0) nt = omp_get_num_threads();
+#endif
+        for (size_t m = lo; m < hi; m++) {
+            const real *l = logits + m * V;
+            real mx = l[0];
+            for (int i = 1; i < V; i++) if (l[i] > mx) mx = l[i];
+            double s = 0;
+            for (int i = 0; i < V; i++) s += R_EXP(l[i] - mx);
+            real ls = mx + (real)log(s);
+            lse[m] = ls;
+            if (target[m] >= 0) {
+                ce_p[it] += (double)ls - l[target[m]];
+                z_p[it] += (double)ls * ls;
+                cnt_p[it]++;
+            }
+        }
+    }
+    double ce = 0, z = 0;
+    int counted = 0;
+    for (int i = 0; i < nt; i++) { ce += ce_p[i]; z += z_p[i]; counted += cnt_p[i]; }
+    *ce_sum = ce;
+    *z_sum = z;
+    return counted;
+}
+
+void xent_bwd(real *logits, const real *lse, const int32_t *target, int M,
+              int V, real row_weight, real zcoef) {
+    /* d/dl_i [lse - l_t + zc*lse^2] = p_i (1 + 2 zc lse) - [i == t] */
+#pragma omp parallel for
+    for (int m = 0; m < M; m++) {
+        real *l = logits + (size_t)m * V;
+        if (target[m] < 0) { memset(l, 0, (size_t)V * sizeof(real)); continue; }
+        real ls = lse[m], f = row_weight * (1 + 2 * zcoef * ls);
+        for (int i = 0; i < V; i++) l[i] = f * R_EXP(l[i] - ls);
+        l[target[m]] -= row_weight;
+    }
+}
+
+double sumsq(const real *x, size_t n) {
+    double part[MAX_THREADS] = {0};
+    int nt = 1;
+#pragma omp parallel num_threads(kernels_threads() < MAX_THREADS ? kernels_threads() : MAX_THREADS)
+    {
+        size_t lo, hi;
+        int it = thread_range(n, &lo, &hi);
+#ifdef _OPENMP
+        if (it == 0) nt = omp_get_num_threads();
+#endif
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) s += (double)x[i] * x[i];
+        part[it] = s;
+    }
+    double s = 0;
+    for (int i = 0; i < nt; i++) s += part[i];
+    return s;
+}
+
+void scale_inplace(real *x, real s, size_t n) {
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}

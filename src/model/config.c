@@ -1,0 +1,191 @@
+/* config.c - presets, parsing and validation of model_config. */
+#include "config.h"
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *mlp_name(mlp_type t) { return t == MLP_SWIGLU ? "swiglu" : "gelu"; }
+
+int config_preset(model_config *cfg, const char *name, char *err, size_t errlen) {
+    model_config c = {0};
+    c.mlp = MLP_GELU;
+    c.rope_theta = 10000;
+    c.norm_eps = 1e-5;
+    if (!strcmp(name, "tiny")) {
+        /* byte vocabulary: 256 bytes + end-of-text */
+        c.vocab_size = 257; c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.seq_len = 256;
+    } else if (!strcmp(name, "gpt2-small")) {
+        c.vocab_size = 50257; c.d_model = 768; c.n_layers = 12; c.n_heads = 12; c.seq_len = 1024;
+    } else if (!strcmp(name, "1.3b")) {
+        /* the WeSaR paper's 1.3B model (LLaMA-2 vocabulary) */
+        c.vocab_size = 32000; c.d_model = 2048; c.n_layers = 24; c.n_heads = 16; c.seq_len = 2048;
+    } else {
+        snprintf(err, errlen, "unknown preset '%s' (expected tiny, gpt2-small or 1.3b)", name);
+        return -1;
+    }
+    *cfg = c;
+    return 0;
+}
+
+static int parse_int(const char *key, const char *v, int *out, char *err, size_t errlen) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < 0 || x > 1000000000L) {
+        snprintf(err, errlen, "%s: expected a non-negative integer, got '%s'", key, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_double(const char *key, const char *v, double *out, char *err, size_t errlen) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x > 0) || x > 1e30) {
+        snprintf(err, errlen, "%s: expected a positive number, got '%s'", key, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int config_set(model_config *c, const char *key, const char *v, char *err, size_t errlen) {
+    if (!strcmp(key, "vocab_size")) return parse_int(key, v, &c->vocab_size, err, errlen);
+    if (!strcmp(key, "d_model")) return parse_int(key, v, &c->d_model, err, errlen);
+    if (!strcmp(key, "n_layers")) return parse_int(key, v, &c->n_layers, err, errlen);
+    if (!strcmp(key, "n_heads")) return parse_int(key, v, &c->n_heads, err, errlen);
+    if (!strcmp(key, "n_kv_heads")) return parse_int(key, v, &c->n_kv_heads, err, errlen);
+    if (!strcmp(key, "ffn_dim")) return parse_int(key, v, &c->ffn_dim, err, errlen);
+    if (!strcmp(key, "seq_len")) return parse_int(key, v, &c->seq_len, err, errlen);
+    if (!strcmp(key, "rope_theta")) return parse_double(key, v, &c->rope_theta, err, errlen);
+    if (!strcmp(key, "norm_eps")) return parse_double(key, v, &c->norm_eps, err, errlen);
+    if (!strcmp(key, "mlp")) {
+        if (!strcmp(v, "gelu")) c->mlp = MLP_GELU;
+        else if (!strcmp(v, "swiglu")) c->mlp = MLP_SWIGLU;
+        else { snprintf(err, errlen, "mlp: expected gelu or swiglu, got '%s'", v); return -1; }
+        return 0;
+    }
+    return 1;
+}
+
+static int set_any(model_config *cfg, const char *key, const char *value,
+                   config_other_fn other, void *ctx, char *err, size_t errlen) {
+    int r = config_set(cfg, key, value, err, errlen);
+    if (r == 1 && other) r = other(ctx, key, value, err, errlen);
+    if (r == 1) snprintf(err, errlen, "unknown key '%s'", key);
+    return r ? -1 : 0;
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int config_load_file(model_config *cfg, const char *path, config_other_fn other,
+                     void *ctx, char *err, size_t errlen) {
+    char msg[256];
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || n > (1 << 20)) {
+        fclose(f);
+        snprintf(err, errlen, "%s: expected a config file under 1 MiB", path);
+        return -1;
+    }
+    char *text = malloc((size_t)n + 1);
+    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!text || got != (size_t)n) { free(text); snprintf(err, errlen, "%s: read failed", path); return -1; }
+    text[n] = 0;
+    int rc = 0;
+    char *p = trim(text);
+    if (*p == '{') {
+        cJSON *root = cJSON_Parse(p);
+        if (!cJSON_IsObject(root)) {
+            snprintf(err, errlen, "%s: invalid JSON near '%.20s'", path,
+                     cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+            cJSON_Delete(root);
+            free(text);
+            return -1;
+        }
+        for (cJSON *it = root->child; it && !rc; it = it->next) {
+            char val[64];
+            if (cJSON_IsString(it)) snprintf(val, sizeof val, "%s", it->valuestring);
+            else if (cJSON_IsNumber(it)) snprintf(val, sizeof val, "%.17g", it->valuedouble);
+            else if (cJSON_IsBool(it)) snprintf(val, sizeof val, "%d", cJSON_IsTrue(it));
+            else {
+                snprintf(err, errlen, "%s: field '%s': expected a string, number or boolean", path, it->string);
+                rc = -1;
+                break;
+            }
+            /* integers written as 256.0 still parse as integers */
+            if (cJSON_IsNumber(it) && it->valuedouble == (double)(long long)it->valuedouble)
+                snprintf(val, sizeof val, "%lld", (long long)it->valuedouble);
+            if (set_any(cfg, it->string, val, other, ctx, msg, sizeof msg)) {
+                snprintf(err, errlen, "%s: field %s", path, msg);
+                rc = -1;
+            }
+        }
+        cJSON_Delete(root);
+    } else {
+        int line = 0;
+        for (char *ln = strtok(text, "\n"); ln && !rc; ln = strtok(NULL, "\n")) {
+            line++;
+            char *s = trim(ln);
+            if (!*s || *s == '#') continue;
+            char *eq = strchr(s, '=');
+            if (!eq) {
+                snprintf(err, errlen, "%s:%d: expected key=value, got '%.40s'", path, line, s);
+                rc = -1;
+                break;
+            }
+            *eq = 0;
+            if (set_any(cfg, trim(s), trim(eq + 1), other, ctx, msg, sizeof msg)) {
+                snprintf(err, errlen, "%s:%d: %s", path, line, msg);
+                rc = -1;
+            }
+        }
+    }
+    free(text);
+    return rc;
+}
+
+int config_finish(model_config *c, char *err, size_t errlen) {
+    if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    if (c->ffn_dim == 0) {
+        if (c->mlp == MLP_GELU) c->ffn_dim = 4 * c->d_model;
+        else c->ffn_dim = ((8 * c->d_model / 3) + 63) / 64 * 64; /* Llama: 8d/3, rounded up to 64 */
+    }
+#define REQ(cond, ...) do { if (!(cond)) { snprintf(err, errlen, __VA_ARGS__); return -1; } } while (0)
+    REQ(c->vocab_size >= 2, "vocab_size: expected >= 2, got %d", c->vocab_size);
+    REQ(c->d_model >= 2, "d_model: expected >= 2, got %d", c->d_model);
+    REQ(c->n_layers >= 1, "n_layers: expected >= 1, got %d", c->n_layers);
+    REQ(c->n_heads >= 1, "n_heads: expected >= 1, got %d", c->n_heads);
+    REQ(c->d_model % c->n_heads == 0, "n_heads: %d does not divide d_model %d", c->n_heads, c->d_model);
+    REQ((c->d_model / c->n_heads) % 2 == 0, "head dim d_model/n_heads = %d must be even for RoPE",
+        c->d_model / c->n_heads);
+    REQ(c->n_kv_heads >= 1 && c->n_kv_heads <= c->n_heads && c->n_heads % c->n_kv_heads == 0,
+        "n_kv_heads: expected a divisor of n_heads=%d, got %d", c->n_heads, c->n_kv_heads);
+    REQ(c->ffn_dim >= 1, "ffn_dim: expected >= 1, got %d", c->ffn_dim);
+    REQ(c->seq_len >= 1, "seq_len: expected >= 1, got %d", c->seq_len);
+#undef REQ
+    return 0;
+}
+
+int config_to_json(const model_config *c, char *buf, size_t len) {
+    return snprintf(buf, len,
+                    "{\"vocab_size\":%d,\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,"
+                    "\"n_kv_heads\":%d,\"ffn_dim\":%d,\"seq_len\":%d,\"mlp\":\"%s\","
+                    "\"rope_theta\":%.17g,\"norm_eps\":%.17g}",
+                    c->vocab_size, c->d_model, c->n_layers, c->n_heads, c->n_kv_heads,
+                    c->ffn_dim, c->seq_len, mlp_name(c->mlp), c->rope_theta, c->norm_eps);
+}

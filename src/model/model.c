@@ -1,0 +1,349 @@
+/* model.c - parameter table, memory plan, forward and backward of the decoder. */
+#include "model.h"
+#include "../util/rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    /* saved by the forward pass, per layer (index [l]) */
+    real *resid;      /* (N+1) x M x d: input of each layer, then the final stream */
+    real *mid;        /* N x M x d: stream after attention */
+    real *attn_n, *attn_rstd;
+    real *q, *k, *v;  /* after RoPE for q, k */
+    real *probs;      /* N x B x H x T x T */
+    real *att;        /* N x M x qdim: attention output before W_o */
+    real *mlp_n, *mlp_rstd;
+    real *pre_g, *pre_u, *act;  /* N x M x F (pre_g: swiglu only) */
+    real *final_n, *final_rstd, *logits, *lse;
+    /* backward scratch */
+    real *d_resid, *d_tmp, *dq, *dk, *dv, *d_att, *dF_a, *dF_b, *att_scratch;
+} activations;
+
+struct model {
+    model_config cfg;
+    int n_tensors;
+    tensor_info *tensors;
+    int (*layer_t)[K_COUNT];   /* tensor index of each kind, per layer */
+    int t_embed, t_final_norm, t_head;
+    size_t n_params;
+    real *params, *grads, *scale;
+    real *rope_cos, *rope_sin;
+    int B, T;                  /* planned maximum */
+    int cur_B, cur_T;          /* shape of the last forward */
+    const int32_t *cur_tok, *cur_target;
+    activations a;
+    real *act_mem;
+    size_t act_len;
+};
+
+static const char *kind_names[K_COUNT] = {
+    "W_e", "attn_norm", "W_q", "W_k", "W_v", "W_o", "mlp_norm", "W_gate", "W_u", "W_d",
+    "final_norm", "W_p"};
+
+const char *kind_name(tensor_kind k) { return kind_names[k]; }
+
+static int add_tensor(model *m, tensor_kind kind, int layer, int rows, int cols) {
+    tensor_info *t = &m->tensors[m->n_tensors];
+    t->kind = kind;
+    t->layer = layer;
+    t->rows = rows;
+    t->cols = cols;
+    t->is_matrix = !(kind == K_ATTN_NORM || kind == K_MLP_NORM || kind == K_FINAL_NORM);
+    t->numel = (size_t)rows * cols;
+    t->offset = m->n_params;
+    m->n_params += t->numel;
+    static const char *group[K_COUNT] = {"embed", "attn_norm", "attn", "attn", "attn", "attn",
+                                         "mlp_norm", "mlp", "mlp", "mlp", "final_norm", "head"};
+    const char *leaf = t->is_matrix ? kind_names[kind] : "g";
+    if (layer >= 0)
+        snprintf(t->name, sizeof t->name, "layers.%d.%s.%s", layer, group[kind], leaf);
+    else
+        snprintf(t->name, sizeof t->name, "%s.%s", group[kind], leaf);
+    return m->n_tensors++;
+}
+
+model *model_create(const model_config *cfg, char *err, size_t errlen) {
+    model_config c = *cfg;
+    if (config_finish(&c, err, errlen)) return NULL;
+    model *m = calloc(1, sizeof *m);
+    if (!m) { snprintf(err, errlen, "out of memory"); return NULL; }
+    m->cfg = c;
+    int N = c.n_layers, d = c.d_model, hd = d / c.n_heads;
+    int qdim = c.n_heads * hd, kvdim = c.n_kv_heads * hd, F = c.ffn_dim;
+    m->tensors = calloc((size_t)N * 10 + 3, sizeof *m->tensors);
+    m->layer_t = calloc((size_t)N, sizeof *m->layer_t);
+    if (!m->tensors || !m->layer_t) { model_free(m); snprintf(err, errlen, "out of memory"); return NULL; }
+    m->t_embed = add_tensor(m, K_EMBED, -1, c.vocab_size, d);
+    for (int l = 0; l < N; l++) {
+        int *t = m->layer_t[l];
+        for (int k = 0; k < K_COUNT; k++) t[k] = -1;
+        t[K_ATTN_NORM] = add_tensor(m, K_ATTN_NORM, l, 1, d);
+        t[K_WQ] = add_tensor(m, K_WQ, l, qdim, d);
+        t[K_WK] = add_tensor(m, K_WK, l, kvdim, d);
+        t[K_WV] = add_tensor(m, K_WV, l, kvdim, d);
+        t[K_WO] = add_tensor(m, K_WO, l, d, qdim);
+        t[K_MLP_NORM] = add_tensor(m, K_MLP_NORM, l, 1, d);
+        if (c.mlp == MLP_SWIGLU) t[K_WGATE] = add_tensor(m, K_WGATE, l, F, d);
+        t[K_WU] = add_tensor(m, K_WU, l, F, d);
+        t[K_WD] = add_tensor(m, K_WD, l, d, F);
+    }
+    m->t_final_norm = add_tensor(m, K_FINAL_NORM, -1, 1, d);
+    m->t_head = add_tensor(m, K_WP, -1, c.vocab_size, d);
+    return m;
+}
+
+void model_free(model *m) {
+    if (!m) return;
+    free(m->tensors);
+    free(m->layer_t);
+    free(m->params);
+    free(m->grads);
+    free(m->scale);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    free(m->act_mem);
+    free(m);
+}
+
+const model_config *model_cfg(const model *m) { return &m->cfg; }
+size_t model_num_params(const model *m) { return m->n_params; }
+int model_num_tensors(const model *m) { return m->n_tensors; }
+const tensor_info *model_tensor(const model *m, int i) { return &m->tensors[i]; }
+real *model_params(model *m) { return m->params; }
+real *model_grads(model *m) { return m->grads; }
+real *model_scales(model *m) { return m->scale; }
+size_t model_activation_bytes(const model *m) { return m->act_len * sizeof(real); }
+const real *model_logits(const model *m) { return m->a.logits; }
+
+/* Carves the activation arena.  With mem == NULL it only counts. */
+static size_t plan_activations(model *m, real *mem) {
+    const model_config *c = &m->cfg;
+    size_t N = c->n_layers, d = c->d_model, hd = d / c->n_heads, M = (size_t)m->B * m->T;
+    size_t qdim = c->n_heads * hd, kvdim = c->n_kv_heads * hd, F = c->ffn_dim, V = c->vocab_size;
+    size_t off = 0;
+    activations *a = &m->a;
+#define TAKE(field, n) do { a->field = mem ? mem + off : NULL; off += (n); } while (0)
+    TAKE(resid, (N + 1) * M * d);
+    TAKE(mid, N * M * d);
+    TAKE(attn_n, N * M * d);
+    TAKE(attn_rstd, N * M);
+    TAKE(q, N * M * qdim);
+    TAKE(k, N * M * kvdim);
+    TAKE(v, N * M * kvdim);
+    TAKE(probs, N * m->B * c->n_heads * (size_t)m->T * m->T);
+    TAKE(att, N * M * qdim);
+    TAKE(mlp_n, N * M * d);
+    TAKE(mlp_rstd, N * M);
+    TAKE(pre_g, c->mlp == MLP_SWIGLU ? N * M * F : 0);
+    TAKE(pre_u, N * M * F);
+    TAKE(act, N * M * F);
+    TAKE(final_n, M * d);
+    TAKE(final_rstd, M);
+    TAKE(logits, M * V);
+    TAKE(lse, M);
+    TAKE(d_resid, M * d);
+    TAKE(d_tmp, M * d);
+    TAKE(dq, M * qdim);
+    TAKE(dk, M * kvdim);
+    TAKE(dv, M * kvdim);
+    TAKE(d_att, M * qdim);
+    TAKE(dF_a, M * F);
+    TAKE(dF_b, M * F);
+    TAKE(att_scratch, attention_scratch_len(m->T) * (size_t)kernels_threads());
+#undef TAKE
+    return off;
+}
+
+int model_alloc(model *m, int B, int T, char *err, size_t errlen) {
+    const model_config *c = &m->cfg;
+    if (B < 0 || T < 1 || T > c->seq_len) {
+        snprintf(err, errlen, "batch shape B=%d T=%d: expected B >= 0 and 1 <= T <= seq_len=%d",
+                 B, T, c->seq_len);
+        return -1;
+    }
+    m->params = calloc(m->n_params, sizeof(real));
+    m->grads = B ? calloc(m->n_params, sizeof(real)) : NULL;
+    m->scale = calloc((size_t)m->n_tensors, sizeof(real));
+    int h2 = c->d_model / c->n_heads / 2;
+    m->rope_cos = malloc((size_t)c->seq_len * h2 * sizeof(real));
+    m->rope_sin = malloc((size_t)c->seq_len * h2 * sizeof(real));
+    m->B = B;
+    m->T = T;
+    m->act_len = B ? plan_activations(m, NULL) : 0;
+    m->act_mem = B ? malloc(m->act_len * sizeof(real)) : NULL;
+    if (!m->params || (B && !m->grads) || !m->scale || !m->rope_cos || !m->rope_sin ||
+        (B && !m->act_mem)) {
+        snprintf(err, errlen, "out of memory: %zu parameters + %.1f MiB of activations (B=%d, T=%d)",
+                 m->n_params, m->act_len * sizeof(real) / 1048576.0, B, T);
+        return -1;
+    }
+    if (B) plan_activations(m, m->act_mem);
+    for (int i = 0; i < m->n_tensors; i++) m->scale[i] = 1;
+    /* RoPE tables in double, then rounded: HF computes inv_freq = theta^(-2i/hd). */
+    int hd = c->d_model / c->n_heads;
+    for (int t = 0; t < c->seq_len; t++)
+        for (int i = 0; i < h2; i++) {
+            double ang = t * pow(c->rope_theta, -2.0 * i / hd);
+            m->rope_cos[(size_t)t * h2 + i] = (real)cos(ang);
+            m->rope_sin[(size_t)t * h2 + i] = (real)sin(ang);
+        }
+    return 0;
+}
+
+/* He criterion per Table 1 of the WeSaR paper: fan-in 1/d for every matrix fed
+ * by a normalised stream, gain 2 for W_d (its input is post-GELU, ReLU-like;
+ * we keep gain 2 for SwiGLU too), and 1/sqrt(2N) on the residual outputs W_o, W_d. */
+static double he_std(const model_config *c, tensor_kind k) {
+    double d = c->d_model, N = c->n_layers;
+    switch (k) {
+    case K_WO: return sqrt(1.0 / (2 * N * d));
+    case K_WD: return sqrt(2.0 / (2 * N * c->ffn_dim));
+    default: return sqrt(1.0 / d);
+    }
+}
+
+void model_init_he(model *m, uint64_t seed) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const tensor_info *t = &m->tensors[i];
+        real *p = m->params + t->offset;
+        if (!t->is_matrix) {
+            for (size_t j = 0; j < t->numel; j++) p[j] = 1;
+            continue;
+        }
+        rng_t r;
+        rng_seed(&r, seed, (uint64_t)i + 1);
+        double sd = he_std(&m->cfg, t->kind);
+        for (size_t j = 0; j < t->numel; j++) p[j] = (real)(sd * rng_normal(&r));
+        m->scale[i] = 1;
+    }
+    /* embedding output std 1: a constant multiplier 1/sigma_e = sqrt(d) */
+    m->scale[m->t_embed] = (real)(1.0 / he_std(&m->cfg, K_EMBED));
+}
+
+void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real)); }
+
+#define PARAM(ti) (m->params + m->tensors[ti].offset)
+#define GRAD(ti) (m->grads + m->tensors[ti].offset)
+
+int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
+                  model_loss *loss) {
+    const model_config *c = &m->cfg;
+    if (B < 1 || B > m->B || T < 1 || T > m->T) return -1;
+    int M = B * T, d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
+    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim, V = c->vocab_size;
+    real eps = (real)c->norm_eps;
+    size_t Md = (size_t)M * d, MF = (size_t)M * F;
+    activations *a = &m->a;
+    m->cur_B = B;
+    m->cur_T = T;
+    m->cur_tok = tok;
+    m->cur_target = target;
+
+    embed_fwd(a->resid, tok, PARAM(m->t_embed), m->scale[m->t_embed], M, d);
+    for (int l = 0; l < c->n_layers; l++) {
+        const int *t = m->layer_t[l];
+        real *x = a->resid + l * Md, *mid = a->mid + l * Md;
+        real *an = a->attn_n + l * Md, *ar = a->attn_rstd + (size_t)l * M;
+        real *q = a->q + (size_t)l * M * qdim, *k = a->k + (size_t)l * M * kvdim;
+        real *v = a->v + (size_t)l * M * kvdim, *att = a->att + (size_t)l * M * qdim;
+        real *probs = a->probs + (size_t)l * B * H * T * T;
+        real *mn = a->mlp_n + l * Md, *mr = a->mlp_rstd + (size_t)l * M;
+        real *pu = a->pre_u + l * MF, *act = a->act + l * MF;
+
+        rmsnorm_fwd(an, ar, x, PARAM(t[K_ATTN_NORM]), M, d, eps);
+        matmul_fwd(q, an, PARAM(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
+        matmul_fwd(k, an, PARAM(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
+        matmul_fwd(v, an, PARAM(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
+        rope_fwd(q, m->rope_cos, m->rope_sin, B, T, H, hd);
+        rope_fwd(k, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
+        attention_fwd(att, probs, q, k, v, B, T, H, Hkv, hd);
+        matmul_fwd(mid, att, PARAM(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
+        add_inplace(mid, x, Md);
+
+        rmsnorm_fwd(mn, mr, mid, PARAM(t[K_MLP_NORM]), M, d, eps);
+        matmul_fwd(pu, mn, PARAM(t[K_WU]), m->scale[t[K_WU]], M, d, F);
+        if (c->mlp == MLP_SWIGLU) {
+            real *pg = a->pre_g + l * MF;
+            matmul_fwd(pg, mn, PARAM(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
+            swiglu_fwd(act, pg, pu, MF);
+        } else {
+            gelu_fwd(act, pu, MF);
+        }
+        real *out = a->resid + (l + 1) * Md;
+        matmul_fwd(out, act, PARAM(t[K_WD]), m->scale[t[K_WD]], M, F, d);
+        add_inplace(out, mid, Md);
+    }
+    rmsnorm_fwd(a->final_n, a->final_rstd, a->resid + (size_t)c->n_layers * Md,
+                PARAM(m->t_final_norm), M, d, eps);
+    matmul_fwd(a->logits, a->final_n, PARAM(m->t_head), m->scale[m->t_head], M, d, V);
+    if (target && loss) {
+        double ce, z;
+        int n = xent_fwd(&ce, &z, a->lse, a->logits, target, M, V);
+        loss->rows = n;
+        loss->ce = n ? ce / n : 0;
+        loss->z = n ? z / n : 0;
+    }
+    return 0;
+}
+
+void model_backward(model *m, real row_weight, real zcoef) {
+    const model_config *c = &m->cfg;
+    int B = m->cur_B, T = m->cur_T, M = B * T, d = c->d_model, H = c->n_heads;
+    int Hkv = c->n_kv_heads, hd = d / H, qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim;
+    int V = c->vocab_size;
+    size_t Md = (size_t)M * d, MF = (size_t)M * F;
+    activations *a = &m->a;
+
+    xent_bwd(a->logits, a->lse, m->cur_target, M, V, row_weight, zcoef);
+    matmul_bwd(a->d_tmp, GRAD(m->t_head), a->logits, a->final_n, PARAM(m->t_head),
+               m->scale[m->t_head], M, d, V, 0);
+    rmsnorm_bwd(a->d_resid, GRAD(m->t_final_norm), a->d_tmp, a->resid + (size_t)c->n_layers * Md,
+                PARAM(m->t_final_norm), a->final_rstd, M, d, 0);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const int *t = m->layer_t[l];
+        real *x = a->resid + l * Md, *mid = a->mid + l * Md;
+        real *an = a->attn_n + l * Md, *ar = a->attn_rstd + (size_t)l * M;
+        real *q = a->q + (size_t)l * M * qdim, *k = a->k + (size_t)l * M * kvdim;
+        real *v = a->v + (size_t)l * M * kvdim, *att = a->att + (size_t)l * M * qdim;
+        real *probs = a->probs + (size_t)l * B * H * T * T;
+        real *mn = a->mlp_n + l * Md, *mr = a->mlp_rstd + (size_t)l * M;
+        real *pu = a->pre_u + l * MF, *act = a->act + l * MF;
+
+        /* d_resid = dL/d(out of layer l); the MLP branch adds to dL/d(mid) */
+        matmul_bwd(a->dF_a, GRAD(t[K_WD]), a->d_resid, act, PARAM(t[K_WD]), m->scale[t[K_WD]],
+                   M, F, d, 0);
+        if (c->mlp == MLP_SWIGLU) {
+            real *pg = a->pre_g + l * MF;
+            swiglu_bwd(a->dF_b, a->dF_a, a->dF_a, pg, pu, MF);
+            matmul_bwd(a->d_tmp, GRAD(t[K_WGATE]), a->dF_b, mn, PARAM(t[K_WGATE]),
+                       m->scale[t[K_WGATE]], M, d, F, 0);
+            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, PARAM(t[K_WU]), m->scale[t[K_WU]],
+                       M, d, F, 1);
+        } else {
+            gelu_bwd(a->dF_a, a->dF_a, pu, MF);
+            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, PARAM(t[K_WU]), m->scale[t[K_WU]],
+                       M, d, F, 0);
+        }
+        rmsnorm_bwd(a->d_resid, GRAD(t[K_MLP_NORM]), a->d_tmp, mid, PARAM(t[K_MLP_NORM]), mr,
+                    M, d, 1);
+
+        /* d_resid = dL/d(mid); the attention branch adds to dL/dx */
+        matmul_bwd(a->d_att, GRAD(t[K_WO]), a->d_resid, att, PARAM(t[K_WO]), m->scale[t[K_WO]],
+                   M, qdim, d, 0);
+        attention_bwd(a->dq, a->dk, a->dv, a->att_scratch, a->d_att, probs, q, k, v, B, T, H,
+                      Hkv, hd);
+        rope_bwd(a->dq, m->rope_cos, m->rope_sin, B, T, H, hd);
+        rope_bwd(a->dk, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
+        matmul_bwd(a->d_tmp, GRAD(t[K_WQ]), a->dq, an, PARAM(t[K_WQ]), m->scale[t[K_WQ]], M, d,
+                   qdim, 0);
+        matmul_bwd(a->d_tmp, GRAD(t[K_WK]), a->dk, an, PARAM(t[K_WK]), m->scale[t[K_WK]], M, d,
+                   kvdim, 1);
+        matmul_bwd(a->d_tmp, GRAD(t[K_WV]), a->dv, an, PARAM(t[K_WV]), m->scale[t[K_WV]], M, d,
+                   kvdim, 1);
+        rmsnorm_bwd(a->d_resid, GRAD(t[K_ATTN_NORM]), a->d_tmp, x, PARAM(t[K_ATTN_NORM]), ar, M,
+                    d, 1);
+    }
+    embed_bwd(GRAD(m->t_embed), a->d_resid, m->cur_tok, m->scale[m->t_embed], M, d);
+}

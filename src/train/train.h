@@ -1,0 +1,65 @@
+/* train.h - the training loop: batches, accumulation, clipping, AdamW,
+ * validation, progress line, JSON-lines log, checkpoints. */
+#ifndef WESAR_TRAIN_H
+#define WESAR_TRAIN_H
+#include "../kernels/kernels.h"
+#include "../model/config.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char data[1024];       /* shard directory, file or glob (train split) */
+    char val_data[1024];   /* optional: val shards; default: "val" files in data */
+    char out_dir[1024];
+    char optim[32];
+    int batch_size;        /* sequences per micro-batch (B) */
+    int seq_len;           /* T; 0 = the model's context */
+    int grad_accum;        /* micro-batches per step */
+    long steps;
+    long warmup;
+    double lr, min_lr_frac, beta1, beta2, eps, weight_decay, grad_clip, zloss;
+    int log_every, val_every, val_batches, ckpt_every;
+    uint64_t seed;
+    int threads;           /* 0 = all cores */
+    int quiet;
+} train_config;
+
+/* Defaults; a preset name ("tiny", ...) may tune the run length and batch. */
+void train_defaults(train_config *t, const char *preset);
+/* Same codes as config_set: 0 ok, 1 unknown key, -1 bad value. */
+int train_set(train_config *t, const char *key, const char *value, char *err, size_t errlen);
+int train_to_json(const train_config *t, char *buf, size_t len);
+
+/* One optimizer step, separated from the loop so that tests drive it too. */
+typedef struct trainer trainer;
+typedef struct model model;
+
+typedef struct {
+    double loss;       /* mean cross-entropy over the step's micro-batches */
+    double z_loss;     /* zloss coefficient * mean lse^2 */
+    double grad_norm;  /* global norm before clipping */
+    double lr;
+} step_stats;
+
+/* m must be allocated for tc's batch shape.  Owns the optimizer state. */
+trainer *trainer_create(model *m, const train_config *tc, char *err, size_t errlen);
+void trainer_free(trainer *t);
+/* inp/tgt hold grad_accum consecutive micro-batches of batch_size x T tokens.
+ * Returns 0, or -1 with err naming the step and the loss or parameter that
+ * went non-finite (then no update is applied). */
+int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
+                 char *err, size_t errlen);
+long trainer_steps_done(const trainer *t);
+real *trainer_state(trainer *t);
+
+typedef struct {
+    long steps_done;
+    double final_loss;     /* last training loss (CE) */
+    double final_val_loss; /* last validation loss, NAN if none */
+} train_result;
+
+/* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl, config.json,
+ * ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */
+int train_run(const model_config *mc, const train_config *tc, train_result *res, char *err,
+              size_t errlen);
+#endif

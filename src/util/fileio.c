@@ -1,0 +1,93 @@
+/* fileio.c - atomic file output, CRC-32, directories. */
+#define _GNU_SOURCE
+#include "fileio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int atomic_open(atomic_file *a, const char *path, char *err, size_t errlen) {
+    memset(a, 0, sizeof *a);
+    snprintf(a->path, sizeof a->path, "%s", path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%d", path, (int)getpid());
+    a->f = fopen(a->tmp, "wb");
+    if (!a->f) {
+        snprintf(err, errlen, "%s: cannot create: %s", a->tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int atomic_write(atomic_file *a, const void *buf, size_t n) {
+    if (!a->f) return -1;
+    if (n && fwrite(buf, 1, n, a->f) != n) return -1;
+    a->crc = crc32_update(a->crc, buf, n);
+    return 0;
+}
+
+int atomic_commit(atomic_file *a, int rc, char *err, size_t errlen) {
+    if (!a->f) return -1;
+    int bad = rc != 0;
+    if (!bad && (fflush(a->f) || fsync(fileno(a->f)))) {
+        snprintf(err, errlen, "%s: write failed: %s", a->path, strerror(errno));
+        bad = 1;
+    } else if (rc) {
+        snprintf(err, errlen, "%s: write failed: %s", a->path, errno ? strerror(errno) : "error");
+    }
+    if (fclose(a->f) && !bad) {
+        snprintf(err, errlen, "%s: close failed: %s", a->path, strerror(errno));
+        bad = 1;
+    }
+    a->f = NULL;
+    if (bad) { unlink(a->tmp); return -1; }
+    if (rename(a->tmp, a->path)) {
+        snprintf(err, errlen, "%s: rename failed: %s", a->path, strerror(errno));
+        unlink(a->tmp);
+        return -1;
+    }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", a->path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    return 0;
+}
+
+uint32_t crc32_update(uint32_t crc, const void *buf, size_t n) {
+    static uint32_t table[256];
+    static int ready;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        ready = 1;
+    }
+    const unsigned char *p = buf;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+int make_dir(const char *path, char *err, size_t errlen) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST) break;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: exists and is not a directory", path);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* fileio.h - nothing half-written: every output goes to PATH.tmp.PID, is
+ * fsync'd, then renamed over PATH (and the directory fsync'd), so a reader
+ * sees either the old file or the whole new one. */
+#ifndef WESAR_FILEIO_H
+#define WESAR_FILEIO_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;
+    char path[1024], tmp[1100];
+    uint32_t crc;      /* CRC-32 of everything written so far */
+} atomic_file;
+
+int atomic_open(atomic_file *a, const char *path, char *err, size_t errlen);
+/* 0 on success; on failure the file is marked failed (commit then cleans up) */
+int atomic_write(atomic_file *a, const void *buf, size_t n);
+/* rc != 0: abandon (remove the temporary file).  Otherwise flush, fsync,
+ * rename, fsync the directory.  Returns 0 only if PATH now holds the data. */
+int atomic_commit(atomic_file *a, int rc, char *err, size_t errlen);
+
+/* CRC-32 (IEEE, as zlib's crc32) */
+uint32_t crc32_update(uint32_t crc, const void *buf, size_t n);
+
+int make_dir(const char *path, char *err, size_t errlen);
+#endif

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# tests/cli.sh - the wesar command as a user meets it: help, errors, prepare,
+# a short training run and its outputs.  usage: cli.sh WESAR WORKDIR DATA
+set -u
+W=$1 WORK=$2
+rm -rf "$WORK" && mkdir -p "$WORK"
+FAILS=0
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# expect_fail NEEDLE CMD...: non-zero exit and NEEDLE in stderr
+expect_fail() {
+    local needle=$1; shift
+    if "$@" > "$WORK/o" 2> "$WORK/e"; then fail "succeeded: $*"; return; fi
+    grep -qF -- "$needle" "$WORK/e" || fail "'$*': stderr lacks '$needle': $(cat "$WORK/e")"
+    [ "$(wc -l < "$WORK/e")" -le 3 ] || fail "'$*': more than a short error: $(cat "$WORK/e")"
+}
+expect_ok() { "$@" > "$WORK/o" 2> "$WORK/e" || fail "'$*' failed: $(cat "$WORK/e")"; }
+PY=python3
+
+expect_ok "$W" --help
+grep -q "usage:" "$WORK/o" || fail "help lacks usage"
+expect_ok "$W" info --preset 1.3b
+grep -q "parameters: 1339131904 " "$WORK/o" || fail "1.3b count: $(cat "$WORK/o")"
+expect_fail "unknown command 'frob'" "$W" frob
+expect_fail "unknown option '--bogus'" "$W" train --data x --bogus 1
+expect_fail "d_model: expected a non-negative integer, got 'abc'" "$W" info --d-model abc
+expect_fail "unknown preset 'huge'" "$W" train --preset huge
+expect_fail "n_kv_heads" "$W" info --n-kv-heads 3
+expect_fail "/nonexistent/dir: no such shard file or directory" "$W" train --data /nonexistent/dir
+expect_fail "missing.txt: cannot open" "$W" prepare "$WORK/missing.txt" "$WORK/p"
+expect_fail "--tokenizer gpt2: not implemented yet" "$W" prepare --tokenizer gpt2 "$0" "$WORK/p"
+
+# a small corpus made here: 40 KB of varied text
+$PY -c '
+import random
+r = random.Random(1)
+words = "the of and to in is was for on that with as by at from his her an be".split()
+print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(600)))
+' > "$WORK/corpus.txt"
+expect_ok "$W" prepare --tokenizer bytes --val-fraction 0.2 "$WORK/corpus.txt" "$WORK/data"
+grep -q "train + .* val tokens" "$WORK/o" || fail "prepare summary: $(cat "$WORK/o")"
+[ -f "$WORK/data/train_000000.bin" ] && [ -f "$WORK/data/val_000000.bin" ] || fail "shards missing"
+$PY -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["vocab_size"]==257 and m["eot"]==256' \
+    "$WORK/data/meta.json" || fail "meta.json"
+
+SMALL=(--d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --batch-size 2 --val-batches 2 --threads 2 --lr 1e-3)
+expect_ok "$W" train "${SMALL[@]}" --data "$WORK/data" --out "$WORK/run" --steps 6 --val-every 3 \
+    --ckpt-every 3 --log-every 2 --warmup 2
+grep -q "^step 6/6 | loss .* | val .* | lr .* | norm .* tok/s | ETA" "$WORK/o" || fail "progress line: $(cat "$WORK/o")"
+[ -f "$WORK/run/ckpt_00000003.bin" ] && [ -f "$WORK/run/ckpt_00000006.bin" ] || fail "checkpoints missing"
+ls "$WORK/run" | grep -q tmp && fail "temporary files left behind"
+$PY - "$WORK/run" << 'PYEOF' || fail "log.jsonl / config.json content"
+import json, math, sys
+d = sys.argv[1]
+rows = [json.loads(l) for l in open(d + "/log.jsonl")]
+assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6], rows
+for r in rows:
+    for k in ("step", "loss", "z_loss", "lr", "grad_norm", "tokens", "ms"):
+        assert k in r and math.isfinite(r[k]), (k, r)
+    assert r["tokens"] == r["step"] * 2 * 32
+assert "val_loss" in rows[2] and "val_loss" in rows[5] and "val_loss" not in rows[0]
+assert abs(rows[0]["lr"] - 1e-3 / 2) < 1e-12 and abs(rows[1]["lr"] - 1e-3) < 1e-12
+cfg = json.load(open(d + "/config.json"))
+assert cfg["model"]["d_model"] == 32 and cfg["train"]["steps"] == 6
+PYEOF
+
+# same seed, same run: identical losses; another seed differs
+expect_ok "$W" train "${SMALL[@]}" --data "$WORK/data" --out "$WORK/run2" --steps 6 --warmup 2 --quiet
+cmp -s <(cut -d, -f2 "$WORK/run/log.jsonl") <(cut -d, -f2 "$WORK/run2/log.jsonl") || fail "same seed, different losses"
+expect_ok "$W" train "${SMALL[@]}" --data "$WORK/data" --out "$WORK/run3" --steps 6 --warmup 2 --seed 7 --quiet
+cmp -s <(cut -d, -f2 "$WORK/run/log.jsonl") <(cut -d, -f2 "$WORK/run3/log.jsonl") && fail "seed has no effect"
+
+# config files, overridden by flags
+printf 'steps = 3\nd_model = 32\nn_layers = 1\nn_heads = 2\nseq_len = 32\nbatch_size = 2\nlr=5e-4\n' > "$WORK/a.conf"
+expect_ok "$W" train --config "$WORK/a.conf" --steps 2 --data "$WORK/data" --out "$WORK/run4" --quiet
+[ "$(wc -l < "$WORK/run4/log.jsonl")" = 2 ] || fail "flag did not override the config file"
+grep -q '"lr":5e-04' "$WORK/run4/config.json" || grep -q '"lr":0.0005' "$WORK/run4/config.json" || fail "config file lr"
+printf '{"steps": 2, "d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 32, "batch_size": 2}' > "$WORK/a.json"
+expect_ok "$W" train --config "$WORK/a.json" --data "$WORK/data" --out "$WORK/run5" --quiet
+printf 'steps = 3\nwidth = 3\n' > "$WORK/bad.conf"
+expect_fail "bad.conf:2: unknown key 'width'" "$W" train --config "$WORK/bad.conf" --data "$WORK/data"
+
+# data that does not fit the model, or is damaged
+expect_fail "has id" "$W" train "${SMALL[@]}" --vocab-size 100 --data "$WORK/data" --out "$WORK/run6"
+cp "$WORK/data/train_000000.bin" "$WORK/trunc_train.bin"
+truncate -s -3 "$WORK/trunc_train.bin"
+expect_fail "trunc_train.bin: file is" "$W" train "${SMALL[@]}" --data "$WORK/trunc_train.bin" --out "$WORK/run7"
+head -c 2000 /dev/urandom > "$WORK/junk_train.bin"
+expect_fail "junk_train.bin: header magic" "$W" train "${SMALL[@]}" --data "$WORK/junk_train.bin" --out "$WORK/run8"
+expect_fail "train_seq_len: 64 exceeds the model's seq_len 32" "$W" train "${SMALL[@]}" --train-seq-len 64 \
+    --data "$WORK/data" --out "$WORK/run9"
+
+echo "cli: $FAILS failure(s)"
+[ "$FAILS" -eq 0 ]

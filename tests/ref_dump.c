@@ -1,0 +1,132 @@
+/* ref_dump.c - runs the C model on a fixed tiny problem and writes what the
+ * PyTorch reference (tests/ref/check_model.py) needs to recompute it on its
+ * own: initial weights, scales, tokens and hyperparameters (init.bin,
+ * meta.json), and the C results to compare (out.bin): logits, losses, every
+ * gradient, and every parameter after 3 AdamW steps with clipping,
+ * accumulation and the warmup/cosine schedule.
+ *
+ * usage: ref_dump OUTDIR [key=value ...]   (model keys, e.g. mlp=swiglu n_kv_heads=2) */
+#include "model/model.h"
+#include "tensorfile.h"
+#include "train/train.h"
+#include "util/rng.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef WESAR_FP64
+#error "ref_dump compares the fp32 build"
+#endif
+
+static void put_params(tfile *tf, model *m, const char *prefix, const real *buf) {
+    for (int i = 0; i < model_num_tensors(m); i++) {
+        const tensor_info *t = model_tensor(m, i);
+        char name[96];
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        int64_t dims[2] = {t->rows, t->cols};
+        if (t->is_matrix) tf_put_f32(tf, name, 2, dims, buf + t->offset);
+        else tf_put_f32(tf, name, 1, dims + 1, buf + t->offset);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: ref_dump OUTDIR [key=value ...]\n"); return 2; }
+    const char *dir = argv[1];
+    model_config c = {.vocab_size = 50, .d_model = 32, .n_layers = 2, .n_heads = 4,
+                      .seq_len = 16, .mlp = MLP_GELU, .rope_theta = 10000, .norm_eps = 1e-5};
+    char err[512];
+    for (int i = 2; i < argc; i++) {
+        char kv[128];
+        snprintf(kv, sizeof kv, "%s", argv[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq) { fprintf(stderr, "bad argument %s\n", argv[i]); return 2; }
+        *eq = 0;
+        if (config_set(&c, kv, eq + 1, err, sizeof err)) { fprintf(stderr, "%s: %s\n", kv, err); return 2; }
+    }
+    train_config tc;
+    train_defaults(&tc, NULL);
+    tc.batch_size = 2;
+    tc.grad_accum = 2;
+    tc.steps = 10;        /* schedule length; we take 3 of them */
+    tc.warmup = 2;
+    tc.lr = 1e-2;
+    tc.weight_decay = 0.1;
+    tc.zloss = 1e-2;
+    tc.grad_clip = 1.0;
+    int B = tc.batch_size, T = 12, A = tc.grad_accum, S = 3;
+    model *m = model_create(&c, err, sizeof err);
+    if (!m || model_alloc(m, B, T, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    model_init_he(m, 1234);
+    size_t n = (size_t)S * A * B * T;
+    int32_t *tok = malloc(n * sizeof *tok), *tgt = malloc(n * sizeof *tgt);
+    rng_t r;
+    rng_seed(&r, 5, 5);
+    for (size_t i = 0; i < n; i++) {
+        tok[i] = (int32_t)rng_below(&r, (uint64_t)c.vocab_size);
+        tgt[i] = i % 7 == 4 ? -1 : (int32_t)rng_below(&r, (uint64_t)c.vocab_size);
+    }
+    char path[1024], cj[1024], tj[2048];
+    config_finish(&c, err, sizeof err);
+    config_to_json(&c, cj, sizeof cj);
+    train_to_json(&tc, tj, sizeof tj);
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) { perror(path); return 1; }
+    fprintf(f, "{\"model\":%s,\"train\":%s,\"B\":%d,\"T\":%d,\"steps_run\":%d}\n", cj, tj, B, T, S);
+    fclose(f);
+
+    tfile tf;
+    snprintf(path, sizeof path, "%s/init.bin", dir);
+    if (tf_open(&tf, path)) { perror(path); return 1; }
+    put_params(&tf, m, "", model_params(m));
+    int64_t nsd[1] = {model_num_tensors(m)};
+    tf_put_f32(&tf, "scales", 1, nsd, model_scales(m));
+    int64_t td[4] = {S, A, B, T};
+    tf_put(&tf, "tokens", 1, 4, td, tok);
+    tf_put(&tf, "targets", 1, 4, td, tgt);
+    tf_close(&tf);
+
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    if (tf_open(&tf, path)) { perror(path); return 1; }
+    /* step 1's gradient, accumulated over its micro-batches, before clipping */
+    model_zero_grad(m);
+    double ce[2], z[2];
+    for (int a = 0; a < A; a++) {
+        model_loss L;
+        model_forward(m, tok + (size_t)a * B * T, tgt + (size_t)a * B * T, B, T, &L);
+        ce[a] = L.ce;
+        z[a] = L.z;
+        if (a == 0) {
+            int64_t ld[2] = {(int64_t)B * T, c.vocab_size};
+            tf_put_f32(&tf, "logits", 2, ld, model_logits(m));
+        }
+        model_backward(m, (real)(1.0 / (L.rows * (double)A)), (real)tc.zloss);
+    }
+    int64_t two[1] = {A};
+    tf_put(&tf, "ce", 2, 1, two, ce);
+    tf_put(&tf, "z", 2, 1, two, z);
+    put_params(&tf, m, "grad.", model_grads(m));
+    trainer *tr = trainer_create(m, &tc, err, sizeof err);
+    if (!tr) { fprintf(stderr, "%s\n", err); return 1; }
+    double losses[3], norms[3];
+    for (int s = 0; s < S; s++) {
+        step_stats st;
+        if (trainer_step(tr, tok + (size_t)s * A * B * T, tgt + (size_t)s * A * B * T, T, &st, err,
+                         sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        losses[s] = st.loss;
+        norms[s] = st.grad_norm;
+    }
+    int64_t sd[1] = {S};
+    tf_put(&tf, "step_loss", 2, 1, sd, losses);
+    tf_put(&tf, "step_grad_norm", 2, 1, sd, norms);
+    put_params(&tf, m, "after.", model_params(m));
+    tf_close(&tf);
+    trainer_free(tr);
+    model_free(m);
+    free(tok);
+    free(tgt);
+    return 0;
+}

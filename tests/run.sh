@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole test suite.  Ends with the line "N passed, N failed".
+#   WESAR_SKIP_LONG=1  skip the full tiny-preset training run (about 4 minutes)
+#   WESAR_SKIP_ASAN=1  skip the AddressSanitizer/UBSan pass
+#   WESAR_DATA=DIR     where the shared data lives (default ../shared/data)
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DATA=${WESAR_DATA:-$ROOT/../shared/data}
+WORK=$(mktemp -d /tmp/wesar_tests.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+PASSED=0 FAILED=0 SKIPPED=0 FAILED_NAMES=""
+
+# run NAME CMD...: one test; its output is shown on failure
+run() {
+    local name=$1; shift
+    local t0=$SECONDS
+    if "$@" > "$WORK/out.txt" 2>&1; then
+        PASSED=$((PASSED + 1)); printf 'PASS %-34s %4ds\n' "$name" $((SECONDS - t0))
+    else
+        FAILED=$((FAILED + 1)); FAILED_NAMES="$FAILED_NAMES $name"
+        printf 'FAIL %-34s %4ds\n' "$name" $((SECONDS - t0)); sed 's/^/     | /' "$WORK/out.txt" | tail -40
+    fi
+}
+skip() { SKIPPED=$((SKIPPED + 1)); printf 'SKIPPED %s: %s\n' "$1" "$2"; }
+
+# Debian's python3-torch lives under /usr/bin/python3; a pyenv python3 may shadow it.
+TORCH_PY=""
+for py in /usr/bin/python3 python3; do
+    if command -v "$py" > /dev/null && "$py" -c 'import torch, numpy' 2> /dev/null; then TORCH_PY=$py; break; fi
+done
+
+# variant B: build/<B>/ binaries
+suite() {
+    local B=$1
+    run "$B/units" build/$B/test_units
+    run "$B/overfit" build/$B/test_overfit
+    if [ -n "$TORCH_PY" ]; then
+        for cfg in "mlp=gelu" "mlp=gelu n_kv_heads=2" "mlp=swiglu" "mlp=swiglu n_kv_heads=1"; do
+            run "$B/torch-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_model.py build/$B/ref_dump \
+                "$WORK/ref_$B" $cfg
+        done
+    else
+        echo "*****************************************************************"
+        echo "SKIPPED: PyTorch reference tests: no python3 with torch and numpy"
+        echo "         (apt-get install python3-torch python3-numpy)"
+        echo "*****************************************************************"
+        skip "$B/torch-ref" "python3-torch is not installed"
+    fi
+    run "$B/cli" tests/cli.sh build/$B/wesar "$WORK/cli_$B" "$DATA"
+}
+
+run "fp64/finite-differences" build/fp64/test_grad
+suite release
+if [ "${WESAR_SKIP_ASAN:-0}" = 1 ]; then
+    skip "asan" "WESAR_SKIP_ASAN=1"
+else
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    suite asan
+fi
+if [ "${WESAR_SKIP_LONG:-0}" = 1 ]; then
+    skip "tiny-preset-run" "WESAR_SKIP_LONG=1"
+elif [ ! -f "$DATA/tinyshakespeare/input.txt" ]; then
+    skip "tiny-preset-run" "$DATA/tinyshakespeare/input.txt not found (set WESAR_DATA)"
+else
+    run "tiny preset reaches val < 2.0" tests/tiny_run.sh build/release/wesar "$WORK/tiny" "$DATA"
+fi
+[ -n "$FAILED_NAMES" ] && echo "failed:$FAILED_NAMES"
+[ "$SKIPPED" -gt 0 ] && echo "$SKIPPED skipped"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,321 @@
+/* test_units.c - config, shards, datasets, schedule, init, checkpoints,
+ * tokenizer and prepare, each against closed-form or hand-made expectations. */
+#include "check.h"
+#include "ckpt/ckpt.h"
+#include "data/prepare.h"
+#include "data/shard.h"
+#include "data/tokenizer.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "optim/optim.h"
+#include "util/fileio.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PI 3.14159265358979323846
+static char tmpdir[256];
+
+static void write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+static void test_config(void) {
+    char err[512];
+    model_config c;
+    CHECK(!config_preset(&c, "1.3b", err, sizeof err), "%s", err);
+    CHECK(!config_finish(&c, err, sizeof err), "%s", err);
+    model *m = model_create(&c, err, sizeof err);
+    /* the WeSaR paper's 1.3B: 24*(4d^2 + 2*4d^2) + 2*32000*d + (2N+1)*d */
+    size_t d = 2048, want = 24 * (12 * d * d) + 2 * 32000 * d + 49 * d;
+    CHECK(want == 1339131904ULL, "closed form %zu", want);
+    CHECK(m && model_num_params(m) == 1339131904ULL, "1.3b has %zu parameters", m ? model_num_params(m) : 0);
+    model_free(m);
+
+    CHECK(!config_preset(&c, "tiny", err, sizeof err), "%s", err);
+    CHECK(c.vocab_size == 257 && c.d_model == 256 && c.n_layers == 4 && c.n_heads == 4 && c.seq_len == 256,
+          "tiny preset");
+    CHECK(config_preset(&c, "huge", err, sizeof err) == -1, "unknown preset accepted");
+    CHECK_ERR_HAS(err, "unknown preset 'huge'");
+
+    /* swiglu defaults to 8d/3 rounded up to 64 */
+    config_preset(&c, "tiny", err, sizeof err);
+    config_set(&c, "mlp", "swiglu", err, sizeof err);
+    config_finish(&c, err, sizeof err);
+    CHECK(c.ffn_dim == 704, "swiglu ffn_dim %d", c.ffn_dim);
+
+    CHECK(config_set(&c, "d_model", "abc", err, sizeof err) == -1, "bad int accepted");
+    CHECK_ERR_HAS(err, "d_model");
+    CHECK(config_set(&c, "mlp", "relu", err, sizeof err) == -1, "bad mlp accepted");
+    CHECK(config_set(&c, "nope", "1", err, sizeof err) == 1, "unknown key not reported");
+    config_preset(&c, "tiny", err, sizeof err);
+    c.n_kv_heads = 3;
+    CHECK(config_finish(&c, err, sizeof err) == -1, "n_kv_heads 3 of 4 accepted");
+    CHECK_ERR_HAS(err, "n_kv_heads");
+    config_preset(&c, "tiny", err, sizeof err);
+    c.n_heads = 3;
+    CHECK(config_finish(&c, err, sizeof err) == -1, "3 heads for d=256 accepted");
+
+    /* files: key=value and JSON */
+    char path[300];
+    snprintf(path, sizeof path, "%s/m.conf", tmpdir);
+    const char *kv = "# comment\nd_model = 64\nn_heads=2\nmlp=swiglu\n";
+    write_file(path, kv, strlen(kv));
+    config_preset(&c, "tiny", err, sizeof err);
+    CHECK(!config_load_file(&c, path, NULL, NULL, err, sizeof err), "%s", err);
+    CHECK(c.d_model == 64 && c.n_heads == 2 && c.mlp == MLP_SWIGLU, "key=value file");
+    snprintf(path, sizeof path, "%s/m.json", tmpdir);
+    const char *js = "{\"d_model\": 128, \"n_layers\": 3, \"mlp\": \"gelu\"}";
+    write_file(path, js, strlen(js));
+    CHECK(!config_load_file(&c, path, NULL, NULL, err, sizeof err), "%s", err);
+    CHECK(c.d_model == 128 && c.n_layers == 3 && c.mlp == MLP_GELU, "JSON file");
+    const char *bad = "{\"d_model\": 128, \"colour\": 3}";
+    write_file(path, bad, strlen(bad));
+    CHECK(config_load_file(&c, path, NULL, NULL, err, sizeof err) == -1, "unknown JSON key accepted");
+    CHECK_ERR_HAS(err, "colour");
+    CHECK_ERR_HAS(err, "m.json");
+    write_file(path, "{\"d_model\": ", 12);
+    CHECK(config_load_file(&c, path, NULL, NULL, err, sizeof err) == -1, "truncated JSON accepted");
+    CHECK_ERR_HAS(err, "invalid JSON");
+}
+
+static void test_shards(void) {
+    char err[512], path[300];
+    uint32_t tok[1000];
+    for (int i = 0; i < 1000; i++) tok[i] = (uint32_t)(i * 37 % 257);
+    snprintf(path, sizeof path, "%s/a_train.bin", tmpdir);
+    CHECK(!shard_write(path, tok, 1000, 256, err, sizeof err), "%s", err);
+    shard s;
+    CHECK(!shard_open(&s, path, 257, err, sizeof err), "%s", err);
+    CHECK(s.version == 1 && s.n_tokens == 1000, "v%d n=%zu", s.version, s.n_tokens);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= shard_token(&s, i) == tok[i];
+    CHECK(same, "uint16 round trip");
+    shard_close(&s);
+    /* a vocabulary that does not match the data */
+    CHECK(shard_open(&s, path, 100, err, sizeof err) == -1, "token >= vocab accepted");
+    CHECK_ERR_HAS(err, "a_train.bin");
+    CHECK_ERR_HAS(err, "vocab_size 100");
+
+    /* version 2: uint32 tokens */
+    uint32_t big[5] = {70000, 1, 65536, 99999, 0};
+    snprintf(path, sizeof path, "%s/b.bin", tmpdir);
+    CHECK(!shard_write(path, big, 5, 99999, err, sizeof err), "%s", err);
+    CHECK(!shard_open(&s, path, 100000, err, sizeof err), "%s", err);
+    CHECK(s.version == 2 && shard_token(&s, 0) == 70000 && shard_token(&s, 3) == 99999, "uint32 shard");
+    shard_close(&s);
+
+    /* hand-built headers: wrong magic, wrong version, truncated body */
+    int32_t h[256 + 4] = {0};
+    h[0] = 20240520; h[1] = 1; h[2] = 8;
+    snprintf(path, sizeof path, "%s/c.bin", tmpdir);
+    write_file(path, h, 256 * 4 + 8 * 2);
+    CHECK(!shard_open(&s, path, 0, err, sizeof err), "%s", err);
+    shard_close(&s);
+    write_file(path, h, 256 * 4 + 7 * 2);
+    CHECK(shard_open(&s, path, 0, err, sizeof err) == -1, "truncated shard accepted");
+    CHECK_ERR_HAS(err, "c.bin");
+    CHECK_ERR_HAS(err, "need");
+    h[0] = 12345;
+    write_file(path, h, 256 * 4 + 8 * 2);
+    CHECK(shard_open(&s, path, 0, err, sizeof err) == -1, "bad magic accepted");
+    CHECK_ERR_HAS(err, "magic");
+    h[0] = 20240520; h[1] = 3;
+    write_file(path, h, 256 * 4 + 8 * 2);
+    CHECK(shard_open(&s, path, 0, err, sizeof err) == -1, "version 3 accepted");
+    CHECK_ERR_HAS(err, "version is 3");
+    write_file(path, h, 10);
+    CHECK(shard_open(&s, path, 0, err, sizeof err) == -1, "10-byte file accepted");
+    CHECK_ERR_HAS(err, "truncated header");
+}
+
+static void test_dataset(void) {
+    char err[512], dir[300], path[400];
+    snprintf(dir, sizeof dir, "%s/ds", tmpdir);
+    CHECK(!make_dir(dir, err, sizeof err), "%s", err);
+    uint32_t tok[300];
+    for (int i = 0; i < 300; i++) tok[i] = (uint32_t)i;
+    snprintf(path, sizeof path, "%s/x_train_000.bin", dir);
+    shard_write(path, tok, 300, 299, err, sizeof err);
+    snprintf(path, sizeof path, "%s/x_train_001.bin", dir);
+    shard_write(path, tok + 100, 100, 299, err, sizeof err);
+    snprintf(path, sizeof path, "%s/x_val_000.bin", dir);
+    shard_write(path, tok, 50, 299, err, sizeof err);
+    dataset d;
+    CHECK(!dataset_open(&d, dir, "train", 300, err, sizeof err), "%s", err);
+    CHECK(d.n_shards == 2 && d.n_tokens == 400, "%d shards %zu tokens", d.n_shards, d.n_tokens);
+    int32_t a[4 * 16], b[4 * 16], ta[4 * 16], tb[4 * 16];
+    rng_t r1, r2;
+    rng_seed(&r1, 42, 0);
+    rng_seed(&r2, 42, 0);
+    dataset_sample(&d, &r1, 4, 16, a, ta);
+    dataset_sample(&d, &r2, 4, 16, b, tb);
+    CHECK(!memcmp(a, b, sizeof a) && !memcmp(ta, tb, sizeof ta), "same seed, same batch");
+    int shifted = 1;
+    for (int i = 0; i < 4 * 16; i++) shifted &= ta[i] == a[i] + 1; /* tokens are consecutive ids */
+    CHECK(shifted, "targets are the next tokens");
+    /* sequential: the 100-token second shard gives 6 windows of 16 (+1) */
+    CHECK(dataset_num_sequential(&d, 1, 16) == 18 + 6, "%zu windows", dataset_num_sequential(&d, 1, 16));
+    CHECK(dataset_sequential(&d, 1, 2, 16, a, ta) && a[0] == 32 && ta[15] == 48 && a[16] == 48, "second batch");
+    CHECK(!dataset_sequential(&d, 12, 2, 16, a, ta), "batch past the end");
+    dataset_close(&d);
+    dataset v;
+    CHECK(!dataset_open(&v, dir, "val", 300, err, sizeof err) && v.n_tokens == 50, "val split");
+    dataset_close(&v);
+    CHECK(dataset_open(&v, dir, "test", 300, err, sizeof err) == -1, "missing split accepted");
+    CHECK_ERR_HAS(err, "no test shards");
+    CHECK(dataset_open(&v, "/nonexistent/x_*.bin", "train", 300, err, sizeof err) == -1, "no files");
+}
+
+static void test_schedule(void) {
+    /* warmup 10 to 1e-3, cosine to 1e-4 at step 109 */
+    CHECK(fabs(lr_schedule(0, 110, 10, 1e-3, 0.1) - 1e-4) < 1e-15, "first warmup step");
+    CHECK(fabs(lr_schedule(9, 110, 10, 1e-3, 0.1) - 1e-3) < 1e-15, "warmup end");
+    CHECK(fabs(lr_schedule(10, 110, 10, 1e-3, 0.1) - 1e-3) < 1e-15, "decay start");
+    double mid = 1e-4 + 0.5 * (1 + cos(PI * 49 / 99)) * 9e-4;
+    CHECK(fabs(lr_schedule(59, 110, 10, 1e-3, 0.1) - mid) < 1e-15, "mid decay");
+    CHECK(fabs(lr_schedule(109, 110, 10, 1e-3, 0.1) - 1e-4) < 1e-15, "last step at min");
+    CHECK(fabs(lr_schedule(5, 100, 0, 2e-3, 0.1) - (2e-4 + 0.5 * (1 + cos(PI * 5 / 99)) * 1.8e-3)) < 1e-15,
+          "no warmup");
+}
+
+static void test_init(void) {
+    /* He init (Table 1): sample std of each matrix type, and embedding output std 1 */
+    char err[256];
+    model_config c = {.vocab_size = 512, .d_model = 128, .n_layers = 3, .n_heads = 4,
+                      .seq_len = 16, .mlp = MLP_GELU, .rope_theta = 10000, .norm_eps = 1e-5};
+    model *m = model_create(&c, err, sizeof err);
+    CHECK(m && !model_alloc(m, 0, 16, err, sizeof err), "%s", err);
+    model_init_he(m, 3);
+    double d = 128, N = 3;
+    for (int i = 0; i < model_num_tensors(m); i++) {
+        const tensor_info *t = model_tensor(m, i);
+        const real *p = model_params(m) + t->offset;
+        double s = 0, s2 = 0;
+        for (size_t j = 0; j < t->numel; j++) { s += p[j]; s2 += (double)p[j] * p[j]; }
+        double mean = s / t->numel, sd = sqrt(s2 / t->numel - mean * mean);
+        if (!t->is_matrix) {
+            CHECK(mean == 1 && sd == 0, "%s: gains start at 1", t->name);
+            continue;
+        }
+        double want = t->kind == K_WO ? sqrt(1 / (2 * N * d))
+                      : t->kind == K_WD ? sqrt(2 / (8 * N * d)) : sqrt(1 / d);
+        /* the sample std of n normals has relative std 1/sqrt(2n) */
+        double tol = 5 / sqrt(2.0 * t->numel);
+        CHECK(fabs(sd / want - 1) < tol, "%s std %.5f want %.5f", t->name, sd, want);
+        CHECK(fabs(mean) < 5 * want / sqrt((double)t->numel), "%s mean %.2e", t->name, mean);
+    }
+    CHECK(fabs(model_scales(m)[0] - sqrt(d)) < 1e-4, "embedding scale %f", (double)model_scales(m)[0]);
+    model_free(m);
+}
+
+static void test_ckpt(void) {
+    char err[512], path[300];
+    model_config c = {.vocab_size = 40, .d_model = 16, .n_layers = 2, .n_heads = 2,
+                      .seq_len = 8, .mlp = MLP_SWIGLU, .rope_theta = 10000, .norm_eps = 1e-5};
+    model *m = model_create(&c, err, sizeof err);
+    model_alloc(m, 0, 8, err, sizeof err);
+    model_init_he(m, 11);
+    size_t np = model_num_params(m);
+    real *state = malloc(2 * np * sizeof(real));
+    for (size_t i = 0; i < 2 * np; i++) state[i] = (real)i * 0.5f;
+    ckpt_extra x = {.step = 77, .n_state = 2, .state = state};
+    rng_seed(&x.data_rng, 5, 6);
+    snprintf(x.optim, sizeof x.optim, "adamw");
+    snprintf(path, sizeof path, "%s/ck.bin", tmpdir);
+    CHECK(!ckpt_save(path, m, &x, err, sizeof err), "%s", err);
+    model_config c2;
+    CHECK(!ckpt_read_config(path, &c2, err, sizeof err), "%s", err);
+    CHECK(c2.mlp == MLP_SWIGLU && c2.d_model == 16 && c2.ffn_dim == model_cfg(m)->ffn_dim, "config round trip");
+    model *m2 = model_create(&c2, err, sizeof err);
+    model_alloc(m2, 0, 8, err, sizeof err);
+    ckpt_extra y;
+    CHECK(!ckpt_load(path, m2, &y, err, sizeof err), "%s", err);
+    CHECK(!memcmp(model_params(m), model_params(m2), np * sizeof(real)), "params round trip");
+    CHECK(y.step == 77 && y.n_state == 2 && !memcmp(y.state, state, 2 * np * sizeof(real)) &&
+          !memcmp(&y.data_rng, &x.data_rng, sizeof x.data_rng) && !strcmp(y.optim, "adamw"),
+          "optimizer state, step and rng round trip");
+    free(y.state);
+    /* one flipped bit, a truncation, a wrong model */
+    FILE *f = fopen(path, "r+b");
+    fseek(f, -100, SEEK_END);
+    int ch = fgetc(f);
+    fseek(f, -100, SEEK_END);
+    fputc(ch ^ 0x10, f);
+    fclose(f);
+    CHECK(ckpt_load(path, m2, &y, err, sizeof err) == -1, "bit flip accepted");
+    CHECK_ERR_HAS(err, "checksum");
+    CHECK(!ckpt_save(path, m, &x, err, sizeof err), "%s", err);
+    CHECK(truncate(path, 500) == 0, "truncate");
+    CHECK(ckpt_load(path, m2, &y, err, sizeof err) == -1, "truncated checkpoint accepted");
+    CHECK_ERR_HAS(err, "ck.bin");
+    CHECK(!ckpt_save(path, m, &x, err, sizeof err), "%s", err);
+    c2.d_model = 32;
+    model *m3 = model_create(&c2, err, sizeof err);
+    model_alloc(m3, 0, 8, err, sizeof err);
+    CHECK(ckpt_load(path, m3, &y, err, sizeof err) == -1, "wrong-shape model accepted");
+    CHECK_ERR_HAS(err, "does not match");
+    write_file(path, "WESARCKQ", 8);
+    CHECK(ckpt_load(path, m2, &y, err, sizeof err) == -1, "bad magic accepted");
+    CHECK_ERR_HAS(err, "not a wesar checkpoint");
+    model_free(m);
+    model_free(m2);
+    model_free(m3);
+    free(state);
+}
+
+static void test_prepare(void) {
+    char err[512], in[300], out[300], path[400];
+    snprintf(in, sizeof in, "%s/text.txt", tmpdir);
+    const char *text = "hello world\nsecond line \xe2\x9c\x93 end";
+    write_file(in, text, strlen(text));
+    snprintf(out, sizeof out, "%s/prep", tmpdir);
+    prepare_opts o = {"bytes", NULL, 0.25, 1};
+    CHECK(!prepare_text(in, out, &o, err, sizeof err), "%s", err);
+    shard tr, va;
+    snprintf(path, sizeof path, "%s/train_000000.bin", out);
+    CHECK(!shard_open(&tr, path, 257, err, sizeof err), "%s", err);
+    snprintf(path, sizeof path, "%s/val_000000.bin", out);
+    CHECK(!shard_open(&va, path, 257, err, sizeof err), "%s", err);
+    size_t n = strlen(text) + 1, nv = (size_t)(n * 0.25);
+    CHECK(tr.n_tokens == n - nv && va.n_tokens == nv, "split %zu/%zu", tr.n_tokens, va.n_tokens);
+    /* end-of-text, then the bytes; decoding gives the text back */
+    tokenizer *tk = tokenizer_open("bytes", NULL, err, sizeof err);
+    char back[256];
+    size_t k = 0;
+    CHECK(shard_token(&tr, 0) == 256, "starts with end-of-text");
+    for (size_t i = 1; i < tr.n_tokens; i++) k += tk->decode(tk, shard_token(&tr, i), back + k, 4);
+    for (size_t i = 0; i < va.n_tokens; i++) k += tk->decode(tk, shard_token(&va, i), back + k, 4);
+    CHECK(k == strlen(text) && !memcmp(back, text, k), "byte round trip");
+    shard_close(&tr);
+    shard_close(&va);
+    tokenizer_free(tk);
+    CHECK(tokenizer_open("gpt2", NULL, err, sizeof err) == NULL, "gpt2 is not there yet");
+    CHECK_ERR_HAS(err, "not implemented");
+    snprintf(in, sizeof in, "%s/missing.txt", tmpdir);
+    CHECK(prepare_text(in, out, &o, err, sizeof err) == -1, "missing input accepted");
+    CHECK_ERR_HAS(err, "missing.txt");
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/wesar_units_%d", (int)getpid());
+    char err[256];
+    if (make_dir(tmpdir, err, sizeof err)) { printf("%s\n", err); return 1; }
+    test_config();
+    test_shards();
+    test_dataset();
+    test_schedule();
+    test_init();
+    test_ckpt();
+    test_prepare();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd)) return 1;
+    printf("%s: %d checks, %d failed\n", check_failures ? "FAIL" : "ok", check_count, check_failures);
+    return check_failures != 0;
+}
