@@ -16,7 +16,9 @@ endif
 OPT ?= -O3 -march=native
 WARN := -Wall -Wextra -Werror -Wno-unknown-pragmas
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp $(WARN) $(BLAS_CFLAGS)
-LDLIBS := $(BLAS_LIBS) -lcjson -lm -fopenmp
+# libmvec: the vector erff/expf that kernels_cpu.c asks for (glibc, x86-64)
+MVEC := $(if $(wildcard /usr/lib/$(MULTIARCH)/libmvec.so),-lmvec)
+LDLIBS := $(BLAS_LIBS) -lcjson $(MVEC) -lm -fopenmp
 
 SRC := $(wildcard src/kernels/*.c src/model/*.c src/optim/*.c src/data/*.c src/ckpt/*.c \
                   src/train/*.c src/util/*.c)

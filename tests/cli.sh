@@ -73,6 +73,9 @@ cmp -s <(cut -d, -f2 "$WORK/run/log.jsonl") <(cut -d, -f2 "$WORK/run3/log.jsonl"
 printf 'steps = 3\nd_model = 32\nn_layers = 1\nn_heads = 2\nseq_len = 32\nbatch_size = 2\nlr=5e-4\n' > "$WORK/a.conf"
 expect_ok "$W" train --config "$WORK/a.conf" --steps 2 --data "$WORK/data" --out "$WORK/run4" --quiet
 [ "$(wc -l < "$WORK/run4/log.jsonl")" = 2 ] || fail "flag did not override the config file"
+[ -f "$WORK/run4/ckpt_00000002.bin" ] || fail "no final checkpoint"
+expect_ok "$W" train --config "$WORK/a.conf" --ckpt-final 0 --data "$WORK/data" --out "$WORK/run4b" --quiet
+ls "$WORK/run4b" | grep -q ckpt && fail "--ckpt-final 0 still wrote a checkpoint"
 grep -q '"lr":5e-04' "$WORK/run4/config.json" || grep -q '"lr":0.0005' "$WORK/run4/config.json" || fail "config file lr"
 printf '{"steps": 2, "d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 32, "batch_size": 2}' > "$WORK/a.json"
 expect_ok "$W" train --config "$WORK/a.json" --data "$WORK/data" --out "$WORK/run5" --quiet

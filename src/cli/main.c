@@ -19,7 +19,7 @@ static const char *USAGE =
     "             mlp (gelu|swiglu) rope_theta norm_eps\n"
     "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
     "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
-    "             log_every val_every val_batches ckpt_every seed threads\n"
+    "             log_every val_every val_batches ckpt_every ckpt_final seed threads\n"
     "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
     "(key=value lines or a JSON object); flags override the file, which overrides\n"
     "the preset.  See README.md for every default.\n";

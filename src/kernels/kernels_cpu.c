@@ -23,6 +23,13 @@
 
 void openblas_set_num_threads(int);
 
+/* glibc's libmvec has vector erff/expf (within 2 ulp); declaring them SIMD
+ * lets the compiler call the AVX-512 versions from `omp simd` loops. */
+#if !defined(WESAR_FP64) && defined(__GLIBC__) && defined(__x86_64__)
+extern float erff(float) __attribute__((simd("notinbranch")));
+extern float expf(float) __attribute__((simd("notinbranch")));
+#endif
+
 void kernels_set_threads(int n) {
     if (n < 1) n = 1;
 #ifdef _OPENMP
@@ -91,6 +98,7 @@ void rmsnorm_fwd(real *out, real *rstd, const real *x, const real *g,
         const real *xr = x + (size_t)m * d;
         real *o = out + (size_t)m * d;
         real ss = 0;
+#pragma omp simd reduction(+ : ss)
         for (int i = 0; i < d; i++) ss += xr[i] * xr[i];
         real r = 1 / R_SQRT(ss / d + eps);
         rstd[m] = r;
@@ -106,6 +114,7 @@ void rmsnorm_bwd(real *dx, real *dg, const real *dout, const real *x,
         const real *xr = x + (size_t)m * d, *dy = dout + (size_t)m * d;
         real *dxr = dx + (size_t)m * d;
         real r = rstd[m], dot = 0;
+#pragma omp simd reduction(+ : dot)
         for (int i = 0; i < d; i++) dot += g[i] * dy[i] * xr[i];
         real c = r * r * r * dot / d;
         if (accumulate)
@@ -182,6 +191,7 @@ void attention_fwd(real *out, real *probs, const real *q, const real *k,
             for (int t = 0; t < T; t++) {
                 real *pr = p + (size_t)t * T, mx = pr[0], sum = 0;
                 for (int j = 1; j <= t; j++) mx = pr[j] > mx ? pr[j] : mx;
+#pragma omp simd reduction(+ : sum)
                 for (int j = 0; j <= t; j++) { pr[j] = R_EXP(pr[j] - mx); sum += pr[j]; }
                 real inv = 1 / sum;
                 for (int j = 0; j <= t; j++) pr[j] *= inv;
@@ -244,13 +254,13 @@ void attention_bwd(real *dq, real *dk, real *dv, real *scratch,
 #define INV_SQRT2PI 0.39894228040143267794
 
 void gelu_fwd(real *out, const real *x, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++)
         out[i] = (real)0.5 * x[i] * (1 + R_ERF(x[i] * (real)INV_SQRT2));
 }
 
 void gelu_bwd(real *dx, const real *dout, const real *x, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
         real xi = x[i];
         real cdf = (real)0.5 * (1 + R_ERF(xi * (real)INV_SQRT2));
@@ -260,7 +270,7 @@ void gelu_bwd(real *dx, const real *dout, const real *x, size_t n) {
 }
 
 void swiglu_fwd(real *out, const real *g, const real *u, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
         real s = 1 / (1 + R_EXP(-g[i]));
         out[i] = g[i] * s * u[i];
@@ -269,7 +279,7 @@ void swiglu_fwd(real *out, const real *g, const real *u, size_t n) {
 
 void swiglu_bwd(real *dg, real *du, const real *dout, const real *g,
                 const real *u, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for simd
     for (size_t i = 0; i < n; i++) {
         real s = 1 / (1 + R_EXP(-g[i]));
         real d = dout[i], gi = g[i], ui = u[i]; /* du or dg may alias dout */
@@ -318,6 +328,7 @@ int xent_fwd(double *ce_sum, double *z_sum, real *lse, const real *logits,
             real mx = l[0];
             for (int i = 1; i < V; i++) if (l[i] > mx) mx = l[i];
             double s = 0;
+#pragma omp simd reduction(+ : s)
             for (int i = 0; i < V; i++) s += R_EXP(l[i] - mx);
             real ls = mx + (real)log(s);
             lse[m] = ls;
@@ -344,6 +355,7 @@ void xent_bwd(real *logits, const real *lse, const int32_t *target, int M,
         real *l = logits + (size_t)m * V;
         if (target[m] < 0) { memset(l, 0, (size_t)V * sizeof(real)); continue; }
         real ls = lse[m], f = row_weight * (1 + 2 * zcoef * ls);
+#pragma omp simd
         for (int i = 0; i < V; i++) l[i] = f * R_EXP(l[i] - ls);
         l[target[m]] -= row_weight;
     }

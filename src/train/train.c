@@ -34,14 +34,15 @@ void train_defaults(train_config *t, const char *preset) {
     t->val_every = 100;
     t->val_batches = 20;
     t->ckpt_every = 0;
+    t->ckpt_final = 1;
     t->seed = 1337;
     if (preset && !strcmp(preset, "tiny")) {
+        /* ~3 minutes on 2 cores; reaches about 1.74 nats/byte on tinyshakespeare */
         t->batch_size = 16;
-        t->steps = 600;
+        t->steps = 300;
         t->warmup = 30;
         t->lr = 2e-3;
-        t->log_every = 10;
-        t->val_every = 100;
+        t->val_every = 50;
         t->val_batches = 8;
     }
 }
@@ -116,6 +117,11 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "val_every")) return p_int(k, v, 0, &t->val_every, err, n);
     if (!strcmp(k, "val_batches")) return p_int(k, v, 1, &t->val_batches, err, n);
     if (!strcmp(k, "ckpt_every")) return p_int(k, v, 0, &t->ckpt_every, err, n);
+    if (!strcmp(k, "ckpt_final")) {
+        if (strcmp(v, "0") && strcmp(v, "1")) { snprintf(err, n, "%s: expected 0 or 1, got '%s'", k, v); return -1; }
+        t->ckpt_final = *v == '1';
+        return 0;
+    }
     if (!strcmp(k, "threads")) return p_int(k, v, 0, &t->threads, err, n);
     if (!strcmp(k, "seed")) {
         long s;
@@ -131,10 +137,12 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
                     "{\"optim\":\"%s\",\"batch_size\":%d,\"train_seq_len\":%d,\"grad_accum\":%d,"
                     "\"steps\":%ld,\"warmup\":%ld,\"lr\":%.9g,\"min_lr_frac\":%.9g,\"beta1\":%.9g,"
                     "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"grad_clip\":%.9g,"
-                    "\"zloss\":%.9g,\"val_every\":%d,\"val_batches\":%d,\"seed\":%llu,\"threads\":%d}",
+                    "\"zloss\":%.9g,\"val_every\":%d,\"val_batches\":%d,\"ckpt_every\":%d,"
+                    "\"ckpt_final\":%d,\"seed\":%llu,\"threads\":%d}",
                     t->optim, t->batch_size, t->seq_len, t->grad_accum, t->steps, t->warmup, t->lr,
                     t->min_lr_frac, t->beta1, t->beta2, t->eps, t->weight_decay, t->grad_clip,
-                    t->zloss, t->val_every, t->val_batches, (unsigned long long)t->seed,
+                    t->zloss, t->val_every, t->val_batches, t->ckpt_every, t->ckpt_final,
+                    (unsigned long long)t->seed,
                     t->threads);
 }
 
@@ -376,7 +384,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             t_int = now;
             tok_int = 0;
         }
-        if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || last) {
+        if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || (last && tc->ckpt_final)) {
             ckpt_extra x = {0};
             x.step = step + 1;
             x.data_rng = data_rng;

@@ -19,6 +19,7 @@ typedef struct {
     long warmup;
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, grad_clip, zloss;
     int log_every, val_every, val_batches, ckpt_every;
+    int ckpt_final;        /* 1: write a checkpoint after the last step */
     uint64_t seed;
     int threads;           /* 0 = all cores */
     int quiet;
