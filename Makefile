@@ -23,7 +23,7 @@ LDLIBS := $(BLAS_LIBS) -lcjson $(MVEC) -lm -fopenmp
 SRC := $(wildcard src/kernels/*.c src/model/*.c src/optim/*.c src/data/*.c src/ckpt/*.c \
                   src/train/*.c src/util/*.c)
 HDR := $(wildcard src/*/*.h)
-TESTS := test_units test_grad test_overfit ref_dump
+TESTS := test_units test_overfit ref_dump
 
 # Three builds of the same sources: release (fp32), fp64 (finite differences),
 # asan (address + undefined behaviour sanitizers).
@@ -32,7 +32,9 @@ CFLAGS_release := $(OPT)
 CFLAGS_fp64 := -O2 -DWESAR_FP64
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all test test-fast test-asan bench clean
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+.PHONY: all test test-fast clean
+.SECONDARY:
 all: build/release/wesar
 
 define variant
