@@ -20,10 +20,10 @@ CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp $(WARN) $(BLAS_CFLAGS
 MVEC := $(if $(wildcard /usr/lib/$(MULTIARCH)/libmvec.so),-lmvec)
 LDLIBS := $(BLAS_LIBS) -lcjson $(MVEC) -lm -fopenmp
 
-SRC := $(wildcard src/kernels/*.c src/model/*.c src/optim/*.c src/data/*.c src/ckpt/*.c \
-                  src/train/*.c src/util/*.c)
+SRC := $(wildcard src/kernels/*.c src/model/*.c src/reparam/*.c src/optim/*.c src/data/*.c \
+                  src/ckpt/*.c src/train/*.c src/util/*.c)
 HDR := $(wildcard src/*/*.h)
-TESTS := test_units test_overfit ref_dump
+TESTS := test_units test_methods test_overfit ref_dump
 
 # Three builds of the same sources: release (fp32), fp64 (finite differences),
 # asan (address + undefined behaviour sanitizers).
@@ -34,7 +34,7 @@ CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-
 
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 .PHONY: all test test-fast clean
-.SECONDARY:
+.PRECIOUS: build/%.o
 all: build/release/wesar
 
 define variant

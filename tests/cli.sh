@@ -82,6 +82,24 @@ expect_ok "$W" train --config "$WORK/a.json" --data "$WORK/data" --out "$WORK/ru
 printf 'steps = 3\nwidth = 3\n' > "$WORK/bad.conf"
 expect_fail "bad.conf:2: unknown key 'width'" "$W" train --config "$WORK/bad.conf" --data "$WORK/data"
 
+# export: a WeSaR run merges into a plain Hugging Face checkpoint
+expect_ok "$W" train "${SMALL[@]}" --reparam wesar --data "$WORK/data" --out "$WORK/runw" --steps 2 --quiet
+expect_ok "$W" export "$WORK/runw/ckpt_00000002.bin" "$WORK/hf"
+grep -q "ArceeForCausalLM" "$WORK/hf/config.json" || fail "export config.json"
+$PY - "$WORK/hf" << 'PYEOF' || fail "safetensors header"
+import json, struct, sys
+d = open(sys.argv[1] + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", d[:8])[0]
+h = json.loads(d[8:8 + n])
+assert n % 8 == 0 and "model.embed_tokens.weight" in h and "lm_head.weight" in h
+assert not any(k.endswith("gate") for k in h), "a gate was exported"
+assert h["model.layers.0.mlp.up_proj.weight"]["shape"] == [128, 32]
+PYEOF
+expect_fail "export: expected CHECKPOINT OUTDIR" "$W" export "$WORK/runw/ckpt_00000002.bin"
+expect_fail "not a wesar checkpoint" "$W" export "$WORK/corpus.txt" "$WORK/hf2"
+expect_fail "sigma2: --reparam none has no common sigma" "$W" info --sigma2 4e-5
+expect_fail "reparam: expected one of" "$W" info --reparam spectral
+
 # data that does not fit the model, or is damaged
 expect_fail "has id" "$W" train "${SMALL[@]}" --vocab-size 100 --data "$WORK/data" --out "$WORK/run6"
 cp "$WORK/data/train_000000.bin" "$WORK/trunc_train.bin"

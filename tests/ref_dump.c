@@ -6,6 +6,7 @@
  * accumulation and the warmup/cosine schedule.
  *
  * usage: ref_dump OUTDIR [key=value ...]   (model keys, e.g. mlp=swiglu n_kv_heads=2) */
+#include "ckpt/ckpt.h"
 #include "model/model.h"
 #include "tensorfile.h"
 #include "train/train.h"
@@ -18,11 +19,13 @@
 #error "ref_dump compares the fp32 build"
 #endif
 
+/* trainable tensors under prefix+name; buffers under "buf."+prefix+name */
 static void put_params(tfile *tf, model *m, const char *prefix, const real *buf) {
     for (int i = 0; i < model_num_tensors(m); i++) {
         const tensor_info *t = model_tensor(m, i);
-        char name[96];
-        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        char name[128];
+        if (!t->trainable && !strcmp(prefix, "grad.")) continue;
+        snprintf(name, sizeof name, "%s%s%s", t->trainable ? "" : "buf.", prefix, t->name);
         int64_t dims[2] = {t->rows, t->cols};
         if (t->is_matrix) tf_put_f32(tf, name, 2, dims, buf + t->offset);
         else tf_put_f32(tf, name, 1, dims + 1, buf + t->offset);
@@ -35,7 +38,10 @@ int main(int argc, char **argv) {
     model_config c = {.vocab_size = 50, .d_model = 32, .n_layers = 2, .n_heads = 4,
                       .seq_len = 16, .mlp = MLP_GELU, .rope_theta = 10000, .norm_eps = 1e-5};
     char err[512];
+    int power_steps = -1, save_ckpt = 0;
     for (int i = 2; i < argc; i++) {
+        if (!strncmp(argv[i], "power_steps=", 12)) { power_steps = atoi(argv[i] + 12); continue; }
+        if (!strcmp(argv[i], "ckpt=1")) { save_ckpt = 1; continue; }
         char kv[128];
         snprintf(kv, sizeof kv, "%s", argv[i]);
         char *eq = strchr(kv, '=');
@@ -56,7 +62,18 @@ int main(int argc, char **argv) {
     int B = tc.batch_size, T = 12, A = tc.grad_accum, S = 3;
     model *m = model_create(&c, err, sizeof err);
     if (!m || model_alloc(m, B, T, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
-    model_init_he(m, 1234);
+    model_init(m, 1234);
+    if (power_steps >= 0) { /* sigma-Reparam: the estimate after more power-iteration steps */
+        for (int k = 0; k < power_steps; k++) model_reparam_step(m);
+        tfile tf;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/power.bin", dir);
+        if (tf_open(&tf, path)) { perror(path); return 1; }
+        put_params(&tf, m, "", model_params(m));
+        tf_close(&tf);
+        model_free(m);
+        return 0;
+    }
     size_t n = (size_t)S * A * B * T;
     int32_t *tok = malloc(n * sizeof *tok), *tgt = malloc(n * sizeof *tgt);
     rng_t r;
@@ -88,7 +105,9 @@ int main(int argc, char **argv) {
 
     snprintf(path, sizeof path, "%s/out.bin", dir);
     if (tf_open(&tf, path)) { perror(path); return 1; }
-    /* step 1's gradient, accumulated over its micro-batches, before clipping */
+    /* step 1's gradient, accumulated over its micro-batches, before clipping
+     * (the trainer's own first step below repeats it from the same state:
+     * the power iteration it runs first is kept out of this one) */
     model_zero_grad(m);
     double ce[2], z[2];
     for (int a = 0; a < A; a++) {
@@ -102,6 +121,7 @@ int main(int argc, char **argv) {
         }
         model_backward(m, (real)(1.0 / (L.rows * (double)A)), (real)tc.zloss);
     }
+    model_grads_finish(m);
     int64_t two[1] = {A};
     tf_put(&tf, "ce", 2, 1, two, ce);
     tf_put(&tf, "z", 2, 1, two, z);
@@ -123,6 +143,15 @@ int main(int argc, char **argv) {
     tf_put(&tf, "step_loss", 2, 1, sd, losses);
     tf_put(&tf, "step_grad_norm", 2, 1, sd, norms);
     put_params(&tf, m, "after.", model_params(m));
+    if (save_ckpt) { /* the trained (gated) model's logits, and its checkpoint for `wesar export` */
+        model_forward(m, tok, NULL, B, T, NULL);
+        int64_t ld[2] = {(int64_t)B * T, c.vocab_size};
+        tf_put_f32(&tf, "logits_after", 2, ld, model_logits(m));
+        ckpt_extra x = {.step = S, .n_state = 0};
+        snprintf(x.optim, sizeof x.optim, "adamw");
+        snprintf(path, sizeof path, "%s/ckpt.bin", dir);
+        if (ckpt_save(path, m, &x, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    }
     tf_close(&tf);
     trainer_free(tr);
     model_free(m);

@@ -35,11 +35,20 @@ done
 suite() {
     local B=$1
     run "$B/units" build/$B/test_units
+    run "$B/methods" build/$B/test_methods
     run "$B/overfit" build/$B/test_overfit
     if [ -n "$TORCH_PY" ]; then
-        for cfg in "mlp=gelu" "mlp=gelu n_kv_heads=2" "mlp=swiglu" "mlp=swiglu n_kv_heads=1"; do
+        for cfg in "mlp=gelu" "mlp=gelu n_kv_heads=2" "mlp=swiglu" "mlp=swiglu n_kv_heads=1" \
+                   "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
+                   "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small"; do
             run "$B/torch-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_model.py build/$B/ref_dump \
                 "$WORK/ref_$B" $cfg
+        done
+        run "$B/torch-ref power iteration" "$TORCH_PY" tests/ref/check_power.py build/$B/ref_dump "$WORK/pw_$B"
+        for cfg in "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
+                   "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small" "reparam=none init=gpt2"; do
+            run "$B/hf-export ${cfg// /,}" "$TORCH_PY" tests/ref/check_export.py build/$B/ref_dump \
+                build/$B/wesar "$WORK/ex_$B" $cfg
         done
     else
         echo "*****************************************************************"

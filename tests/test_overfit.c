@@ -23,7 +23,7 @@ static int run(mlp_type mlp, int n_kv) {
     char err[256];
     model *m = model_create(&c, err, sizeof err);
     if (!m || model_alloc(m, tc.batch_size, c.seq_len, err, sizeof err)) { printf("%s\n", err); return 1; }
-    model_init_he(m, 1);
+    model_init(m, 1);
     trainer *tr = trainer_create(m, &tc, err, sizeof err);
     int n = tc.batch_size * c.seq_len;
     int32_t *tok = malloc(n * sizeof *tok), *tgt = malloc(n * sizeof *tgt);
@@ -58,7 +58,7 @@ static int nan_detection(void) {
     char err[256] = "";
     model *m = model_create(&c, err, sizeof err);
     model_alloc(m, 1, 8, err, sizeof err);
-    model_init_he(m, 1);
+    model_init(m, 1);
     trainer *tr = trainer_create(m, &tc, err, sizeof err);
     int32_t tok[8] = {1, 2, 3, 4, 5, 6, 7, 8}, tgt[8] = {2, 3, 4, 5, 6, 7, 8, 9};
     step_stats st;
@@ -74,7 +74,7 @@ static int nan_detection(void) {
     /* The gradient path: a final-norm gain of 1e30 keeps the loss finite
      * (huge logits, lse^2 summed in double) but overflows the gradients that
      * flow back through it; the error must name a parameter tensor. */
-    model_init_he(m, 1);
+    model_init(m, 1);
     const tensor_info *g = NULL;
     for (int i = 0; i < model_num_tensors(m); i++)
         if (!strcmp(model_tensor(m, i)->name, "final_norm.g")) g = model_tensor(m, i);

@@ -191,7 +191,7 @@ static void test_init(void) {
                       .seq_len = 16, .mlp = MLP_GELU, .rope_theta = 10000, .norm_eps = 1e-5};
     model *m = model_create(&c, err, sizeof err);
     CHECK(m && !model_alloc(m, 0, 16, err, sizeof err), "%s", err);
-    model_init_he(m, 3);
+    model_init(m, 3);
     double d = 128, N = 3;
     for (int i = 0; i < model_num_tensors(m); i++) {
         const tensor_info *t = model_tensor(m, i);
@@ -220,7 +220,7 @@ static void test_ckpt(void) {
                       .seq_len = 8, .mlp = MLP_SWIGLU, .rope_theta = 10000, .norm_eps = 1e-5};
     model *m = model_create(&c, err, sizeof err);
     model_alloc(m, 0, 8, err, sizeof err);
-    model_init_he(m, 11);
+    model_init(m, 11);
     size_t np = model_num_params(m);
     real *state = malloc(2 * np * sizeof(real));
     for (size_t i = 0; i < 2 * np; i++) state[i] = (real)i * 0.5f;

@@ -1,4 +1,6 @@
 /* main.c - the `wesar` command line: prepare, train, info. */
+#include "../ckpt/ckpt.h"
+#include "../ckpt/export.h"
 #include "../data/prepare.h"
 #include "../model/config.h"
 #include "../model/model.h"
@@ -14,9 +16,13 @@ static const char *USAGE =
     "  wesar prepare [--tokenizer bytes] [--val-fraction F] IN.txt OUTDIR\n"
     "  wesar train --data DIR [--preset tiny|gpt2-small|1.3b] [--config FILE] [--KEY VALUE ...]\n"
     "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
+    "  wesar export CHECKPOINT OUTDIR     (merged Hugging Face model.safetensors + config.json)\n"
     "\n"
     "model keys:  vocab_size d_model n_layers n_heads n_kv_heads ffn_dim seq_len\n"
     "             mlp (gelu|swiglu) rope_theta norm_eps\n"
+    "             init (he|small|gpt2)  reparam (none|wesar|weightnorm|sigmareparam|residual|plain)\n"
+    "             sigma2 (common variance of stored matrices: wesar 4e-5, weightnorm and\n"
+    "             sigmareparam 16e-5 by default)\n"
     "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
     "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
     "             log_every val_every val_batches ckpt_every ckpt_final seed threads\n"
@@ -117,6 +123,25 @@ static int cmd_train(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_export(int argc, char **argv) {
+    if (argc != 2 || !strncmp(argv[0], "--", 2) || !strncmp(argv[1], "--", 2))
+        return die("export: expected CHECKPOINT OUTDIR");
+    char err[1024];
+    model_config c;
+    if (ckpt_read_config(argv[0], &c, err, sizeof err)) return die(err);
+    model *m = model_create(&c, err, sizeof err);
+    if (!m || model_alloc(m, 0, 1, err, sizeof err)) { model_free(m); return die(err); }
+    ckpt_extra x;
+    int rc = ckpt_load(argv[0], m, &x, err, sizeof err) || export_hf(m, argv[1], err, sizeof err);
+    free(x.state);
+    if (!rc)
+        printf("exported %s (step %ld, %s, reparam %s merged) to %s/model.safetensors + config.json\n",
+               argv[0], x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM",
+               c.reparam, argv[1]);
+    model_free(m);
+    return rc ? die(err) : 0;
+}
+
 static int cmd_prepare(int argc, char **argv) {
     prepare_opts o = {"bytes", NULL, 0.1, 0};
     const char *pos[2];
@@ -153,6 +178,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
-    fprintf(stderr, "wesar: error: unknown command '%s' (expected prepare, train or info)\n", argv[1]);
+    if (!strcmp(argv[1], "export")) return cmd_export(argc - 2, argv + 2);
+    fprintf(stderr, "wesar: error: unknown command '%s' (expected prepare, train, info or export)\n", argv[1]);
     return 2;
 }

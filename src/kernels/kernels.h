@@ -26,15 +26,17 @@ typedef float real;
 void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
                 int M, int K, int N);
 /* dinp[M,K] (= or +=, per accumulate) alpha * dout . W ;
- * dW[N,K] += alpha * dout^T . inp.  dinp or dW may be NULL to skip. */
+ * dW[N,K] += dout^T . inp, the gradient of the EFFECTIVE matrix alpha*W (the
+ * reparameterization turns it into gradients of W and alpha).  dinp or dW may
+ * be NULL to skip. */
 void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
                 const real *W, real alpha, int M, int K, int N, int accumulate);
 
 /* out[m] = scale * W_e[tok[m]] */
 void embed_fwd(real *out, const int32_t *tok, const real *W_e, real scale,
                int M, int d);
-void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, real scale,
-               int M, int d);
+/* dW_e[tok[m]] += dout[m]: the gradient of the effective table scale*W_e */
+void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, int M, int d);
 
 /* RMSNorm with learnable gain g: out = x * rstd * g, rstd = 1/sqrt(mean(x^2)+eps) */
 void rmsnorm_fwd(real *out, real *rstd, const real *x, const real *g,

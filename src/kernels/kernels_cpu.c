@@ -58,7 +58,7 @@ void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, alpha, dout, N,
              W, K, accumulate ? 1 : 0, dinp, K);
     if (dW)
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, alpha, dout, N,
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, dout, N,
              inp, K, 1, dW, K);
 }
 
@@ -72,8 +72,7 @@ void embed_fwd(real *out, const int32_t *tok, const real *W_e, real scale,
     }
 }
 
-void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, real scale,
-               int M, int d) {
+void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, int M, int d) {
     /* Rows may repeat a token: split the columns among threads, not the rows. */
 #pragma omp parallel
     {
@@ -86,7 +85,7 @@ void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, real scale,
         for (int m = 0; m < M; m++) {
             real *g = dW_e + (size_t)tok[m] * d;
             const real *o = dout + (size_t)m * d;
-            for (int i = c0; i < c1; i++) g[i] += scale * o[i];
+            for (int i = c0; i < c1; i++) g[i] += o[i];
         }
     }
 }

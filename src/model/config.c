@@ -1,5 +1,6 @@
 /* config.c - presets, parsing and validation of model_config. */
 #include "config.h"
+#include "../reparam/reparam.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -9,11 +10,16 @@
 
 const char *mlp_name(mlp_type t) { return t == MLP_SWIGLU ? "swiglu" : "gelu"; }
 
+static const char *init_names[] = {"he", "small", "gpt2"};
+const char *init_name(init_scheme s) { return init_names[s]; }
+
 int config_preset(model_config *cfg, const char *name, char *err, size_t errlen) {
     model_config c = {0};
     c.mlp = MLP_GELU;
     c.rope_theta = 10000;
     c.norm_eps = 1e-5;
+    c.init = INIT_HE;
+    snprintf(c.reparam, sizeof c.reparam, "none");
     if (!strcmp(name, "tiny")) {
         /* byte vocabulary: 256 bytes + end-of-text */
         c.vocab_size = 257; c.d_model = 256; c.n_layers = 4; c.n_heads = 4; c.seq_len = 256;
@@ -64,6 +70,24 @@ int config_set(model_config *c, const char *key, const char *v, char *err, size_
     if (!strcmp(key, "seq_len")) return parse_int(key, v, &c->seq_len, err, errlen);
     if (!strcmp(key, "rope_theta")) return parse_double(key, v, &c->rope_theta, err, errlen);
     if (!strcmp(key, "norm_eps")) return parse_double(key, v, &c->norm_eps, err, errlen);
+    if (!strcmp(key, "init")) {
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(v, init_names[i])) { c->init = (init_scheme)i; return 0; }
+        snprintf(err, errlen, "init: expected he, small or gpt2, got '%s'", v);
+        return -1;
+    }
+    if (!strcmp(key, "reparam")) {
+        if (!reparam_find(v)) {
+            snprintf(err, errlen, "reparam: expected one of %s, got '%s'", reparam_names(), v);
+            return -1;
+        }
+        snprintf(c->reparam, sizeof c->reparam, "%s", v);
+        return 0;
+    }
+    if (!strcmp(key, "sigma2")) {
+        if (!strcmp(v, "0")) { c->sigma2 = 0; return 0; } /* 0: the rule's default */
+        return parse_double(key, v, &c->sigma2, err, errlen);
+    }
     if (!strcmp(key, "mlp")) {
         if (!strcmp(v, "gelu")) c->mlp = MLP_GELU;
         else if (!strcmp(v, "swiglu")) c->mlp = MLP_SWIGLU;
@@ -161,6 +185,19 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
 
 int config_finish(model_config *c, char *err, size_t errlen) {
     if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
+    if (!c->reparam[0]) snprintf(c->reparam, sizeof c->reparam, "none");
+    const reparam_rule *rule = reparam_find(c->reparam);
+    if (!rule) {
+        snprintf(err, errlen, "reparam: expected one of %s, got '%s'", reparam_names(), c->reparam);
+        return -1;
+    }
+    /* a common sigma only means something where the stored matrices are decoupled from sigma_i */
+    if (c->sigma2 > 0 && !rule->default_sigma2) {
+        snprintf(err, errlen, "sigma2: --reparam %s has no common sigma (use wesar, weightnorm or sigmareparam)",
+                 c->reparam);
+        return -1;
+    }
+    if (!c->sigma2) c->sigma2 = rule->default_sigma2;
     if (c->ffn_dim == 0) {
         if (c->mlp == MLP_GELU) c->ffn_dim = 4 * c->d_model;
         else c->ffn_dim = ((8 * c->d_model / 3) + 63) / 64 * 64; /* Llama: 8d/3, rounded up to 64 */
@@ -185,7 +222,9 @@ int config_to_json(const model_config *c, char *buf, size_t len) {
     return snprintf(buf, len,
                     "{\"vocab_size\":%d,\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,"
                     "\"n_kv_heads\":%d,\"ffn_dim\":%d,\"seq_len\":%d,\"mlp\":\"%s\","
-                    "\"rope_theta\":%.17g,\"norm_eps\":%.17g}",
+                    "\"rope_theta\":%.17g,\"norm_eps\":%.17g,\"init\":\"%s\",\"reparam\":\"%s\","
+                    "\"sigma2\":%.17g}",
                     c->vocab_size, c->d_model, c->n_layers, c->n_heads, c->n_kv_heads,
-                    c->ffn_dim, c->seq_len, mlp_name(c->mlp), c->rope_theta, c->norm_eps);
+                    c->ffn_dim, c->seq_len, mlp_name(c->mlp), c->rope_theta, c->norm_eps,
+                    init_names[c->init], c->reparam, c->sigma2);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 typedef enum { MLP_GELU = 0, MLP_SWIGLU = 1 } mlp_type;
+/* Initialization criteria of the WeSaR paper's Table 1 (+ GPT-2's 0.02). */
+typedef enum { INIT_HE = 0, INIT_SMALL = 1, INIT_GPT2 = 2 } init_scheme;
 
 typedef struct {
     int vocab_size;   /* V */
@@ -20,6 +22,9 @@ typedef struct {
     mlp_type mlp;
     double rope_theta;
     double norm_eps;
+    init_scheme init;  /* sigma_i of every effective matrix */
+    char reparam[16];  /* none | wesar | weightnorm | sigmareparam | residual */
+    double sigma2;     /* common variance of stored matrices (reparams that use one); 0 = the rule's default */
 } model_config;
 
 /* Fills cfg from a preset name ("tiny", "gpt2-small", "1.3b").  0 on success. */
@@ -40,5 +45,6 @@ int config_finish(model_config *cfg, char *err, size_t errlen);
 /* Writes the config as a JSON object (no trailing newline). */
 int config_to_json(const model_config *cfg, char *buf, size_t len);
 const char *mlp_name(mlp_type t);
+const char *init_name(init_scheme s);
 
 #endif

@@ -1,5 +1,6 @@
 /* model.c - parameter table, memory plan, forward and backward of the decoder. */
 #include "model.h"
+#include "../reparam/reparam.h"
 #include "../util/rng.h"
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,10 @@ typedef struct {
 
 struct model {
     model_config cfg;
+    const reparam_rule *rule;
+    double *fixed;             /* per tensor: constant multiplier set by init */
+    real *eff;                 /* materialised effective matrices (rule->materialize) */
+    const real **mat;          /* per tensor: what the products read (W or eff) */
     int n_tensors;
     tensor_info *tensors;
     int (*layer_t)[K_COUNT];   /* tensor index of each kind, per layer */
@@ -40,7 +45,7 @@ struct model {
 
 static const char *kind_names[K_COUNT] = {
     "W_e", "attn_norm", "W_q", "W_k", "W_v", "W_o", "mlp_norm", "W_gate", "W_u", "W_d",
-    "final_norm", "W_p"};
+    "final_norm", "W_p", "gate", "buffer"};
 
 const char *kind_name(tensor_kind k) { return kind_names[k]; }
 
@@ -50,18 +55,31 @@ static int add_tensor(model *m, tensor_kind kind, int layer, int rows, int cols)
     t->layer = layer;
     t->rows = rows;
     t->cols = cols;
-    t->is_matrix = !(kind == K_ATTN_NORM || kind == K_MLP_NORM || kind == K_FINAL_NORM);
+    t->is_matrix = kind != K_ATTN_NORM && kind != K_MLP_NORM && kind != K_FINAL_NORM &&
+                   kind != K_GATE && kind != K_BUFFER;
+    t->trainable = kind != K_BUFFER;
+    t->gate = t->aux = t->parent = -1;
     t->numel = (size_t)rows * cols;
     t->offset = m->n_params;
     m->n_params += t->numel;
     static const char *group[K_COUNT] = {"embed", "attn_norm", "attn", "attn", "attn", "attn",
-                                         "mlp_norm", "mlp", "mlp", "mlp", "final_norm", "head"};
+                                         "mlp_norm", "mlp", "mlp", "mlp", "final_norm", "head",
+                                         "", ""};
+    if (kind == K_GATE || kind == K_BUFFER) return m->n_tensors++; /* named by the caller */
     const char *leaf = t->is_matrix ? kind_names[kind] : "g";
     if (layer >= 0)
         snprintf(t->name, sizeof t->name, "layers.%d.%s.%s", layer, group[kind], leaf);
     else
         snprintf(t->name, sizeof t->name, "%s.%s", group[kind], leaf);
     return m->n_tensors++;
+}
+
+/* "layers.3.attn.W_o" + "gate" -> "layers.3.attn.W_o.gate" */
+static void name_child(model *m, int child, int parent, const char *suffix) {
+    char base[48];
+    memcpy(base, m->tensors[parent].name, sizeof base - 1); /* parents' names are short */
+    base[sizeof base - 1] = 0;
+    snprintf(m->tensors[child].name, sizeof m->tensors[child].name, "%.47s.%.15s", base, suffix);
 }
 
 model *model_create(const model_config *cfg, char *err, size_t errlen) {
@@ -72,7 +90,9 @@ model *model_create(const model_config *cfg, char *err, size_t errlen) {
     m->cfg = c;
     int N = c.n_layers, d = c.d_model, hd = d / c.n_heads;
     int qdim = c.n_heads * hd, kvdim = c.n_kv_heads * hd, F = c.ffn_dim;
-    m->tensors = calloc((size_t)N * 10 + 3, sizeof *m->tensors);
+    m->rule = reparam_find(c.reparam);
+    /* each matrix may bring a gate and three buffers */
+    m->tensors = calloc(((size_t)N * 10 + 3) * 5, sizeof *m->tensors);
     m->layer_t = calloc((size_t)N, sizeof *m->layer_t);
     if (!m->tensors || !m->layer_t) { model_free(m); snprintf(err, errlen, "out of memory"); return NULL; }
     m->t_embed = add_tensor(m, K_EMBED, -1, c.vocab_size, d);
@@ -91,6 +111,28 @@ model *model_create(const model_config *cfg, char *err, size_t errlen) {
     }
     m->t_final_norm = add_tensor(m, K_FINAL_NORM, -1, 1, d);
     m->t_head = add_tensor(m, K_WP, -1, c.vocab_size, d);
+    /* the reparameterization's own tensors, after all the model's */
+    int n_main = m->n_tensors;
+    for (int i = 0; i < n_main; i++) {
+        if (!m->tensors[i].is_matrix) continue;
+        int ng = m->rule->gate_len(&m->tensors[i]);
+        if (ng) {
+            int g = add_tensor(m, K_GATE, m->tensors[i].layer, 1, ng);
+            name_child(m, g, i, m->rule->gate_name);
+            m->tensors[g].parent = i;
+            m->tensors[i].gate = g;
+        }
+        if (ng && m->rule->power_iteration) {
+            int u = add_tensor(m, K_BUFFER, m->tensors[i].layer, 1, m->tensors[i].rows);
+            int v = add_tensor(m, K_BUFFER, m->tensors[i].layer, 1, m->tensors[i].cols);
+            int sg = add_tensor(m, K_BUFFER, m->tensors[i].layer, 1, 1);
+            name_child(m, u, i, "u");
+            name_child(m, v, i, "v");
+            name_child(m, sg, i, "sigma");
+            m->tensors[u].parent = m->tensors[v].parent = m->tensors[sg].parent = i;
+            m->tensors[i].aux = u;
+        }
+    }
     return m;
 }
 
@@ -101,6 +143,9 @@ void model_free(model *m) {
     free(m->params);
     free(m->grads);
     free(m->scale);
+    free(m->fixed);
+    free(m->eff);
+    free(m->mat);
     free(m->rope_cos);
     free(m->rope_sin);
     free(m->act_mem);
@@ -166,6 +211,12 @@ int model_alloc(model *m, int B, int T, char *err, size_t errlen) {
     m->params = calloc(m->n_params, sizeof(real));
     m->grads = B ? calloc(m->n_params, sizeof(real)) : NULL;
     m->scale = calloc((size_t)m->n_tensors, sizeof(real));
+    m->fixed = calloc((size_t)m->n_tensors, sizeof(double));
+    m->mat = calloc((size_t)m->n_tensors, sizeof *m->mat);
+    size_t n_eff = 0;
+    for (int i = 0; i < m->n_tensors && m->rule->materialize; i++)
+        if (m->tensors[i].is_matrix) n_eff += m->tensors[i].numel;
+    m->eff = n_eff ? malloc(n_eff * sizeof(real)) : NULL;
     int h2 = c->d_model / c->n_heads / 2;
     m->rope_cos = malloc((size_t)c->seq_len * h2 * sizeof(real));
     m->rope_sin = malloc((size_t)c->seq_len * h2 * sizeof(real));
@@ -174,13 +225,24 @@ int model_alloc(model *m, int B, int T, char *err, size_t errlen) {
     m->act_len = B ? plan_activations(m, NULL) : 0;
     m->act_mem = B ? malloc(m->act_len * sizeof(real)) : NULL;
     if (!m->params || (B && !m->grads) || !m->scale || !m->rope_cos || !m->rope_sin ||
-        (B && !m->act_mem)) {
+        (B && !m->act_mem) || !m->fixed || !m->mat || (n_eff && !m->eff)) {
         snprintf(err, errlen, "out of memory: %zu parameters + %.1f MiB of activations (B=%d, T=%d)",
                  m->n_params, m->act_len * sizeof(real) / 1048576.0, B, T);
         return -1;
     }
     if (B) plan_activations(m, m->act_mem);
-    for (int i = 0; i < m->n_tensors; i++) m->scale[i] = 1;
+    for (int i = 0, off = 0; i < m->n_tensors; i++) {
+        m->scale[i] = 1;
+        m->fixed[i] = m->tensors[i].is_matrix
+                          ? m->rule->fixed(&m->tensors[i], init_std(c->init, c, m->tensors[i].kind),
+                                           c->n_layers)
+                          : 1;
+        m->mat[i] = m->params + m->tensors[i].offset;
+        if (m->eff && m->tensors[i].is_matrix) {
+            m->mat[i] = m->eff + off;
+            off += m->tensors[i].numel;
+        }
+    }
     /* RoPE tables in double, then rounded: HF computes inv_freq = theta^(-2i/hd). */
     int hd = c->d_model / c->n_heads;
     for (int t = 0; t < c->seq_len; t++)
@@ -192,39 +254,77 @@ int model_alloc(model *m, int B, int T, char *err, size_t errlen) {
     return 0;
 }
 
-/* He criterion per Table 1 of the WeSaR paper: fan-in 1/d for every matrix fed
- * by a normalised stream, gain 2 for W_d (its input is post-GELU, ReLU-like;
- * we keep gain 2 for SwiGLU too), and 1/sqrt(2N) on the residual outputs W_o, W_d. */
-static double he_std(const model_config *c, tensor_kind k) {
-    double d = c->d_model, N = c->n_layers;
-    switch (k) {
-    case K_WO: return sqrt(1.0 / (2 * N * d));
-    case K_WD: return sqrt(2.0 / (2 * N * c->ffn_dim));
-    default: return sqrt(1.0 / d);
+static reparam_view view_of(model *m, int i) {
+    const tensor_info *t = &m->tensors[i];
+    reparam_view v = {t, m->params + t->offset,
+                      m->grads ? m->grads + t->offset : NULL, NULL, NULL, NULL, NULL, NULL,
+                      m->eff ? (real *)m->mat[i] : NULL, &m->scale[i], &m->fixed[i]};
+    if (t->gate >= 0) {
+        v.gate = m->params + m->tensors[t->gate].offset;
+        v.dgate = m->grads ? m->grads + m->tensors[t->gate].offset : NULL;
     }
+    if (t->aux >= 0) {
+        v.u = m->params + m->tensors[t->aux].offset;
+        v.v = m->params + m->tensors[t->aux + 1].offset;
+        v.s = m->params + m->tensors[t->aux + 2].offset;
+    }
+    return v;
 }
 
-void model_init_he(model *m, uint64_t seed) {
+void model_init(model *m, uint64_t seed) {
+    const model_config *c = &m->cfg;
+    double sigma = sqrt(c->sigma2);
     for (int i = 0; i < m->n_tensors; i++) {
         const tensor_info *t = &m->tensors[i];
-        real *p = m->params + t->offset;
-        if (!t->is_matrix) {
+        if (t->kind == K_ATTN_NORM || t->kind == K_MLP_NORM || t->kind == K_FINAL_NORM) {
+            real *p = m->params + t->offset;
             for (size_t j = 0; j < t->numel; j++) p[j] = 1;
-            continue;
         }
+        if (!t->is_matrix) continue;
         rng_t r;
-        rng_seed(&r, seed, (uint64_t)i + 1);
-        double sd = he_std(&m->cfg, t->kind);
-        for (size_t j = 0; j < t->numel; j++) p[j] = (real)(sd * rng_normal(&r));
-        m->scale[i] = 1;
+        rng_seed(&r, seed, (uint64_t)i + 1); /* one stream per tensor: init is order-free */
+        double base = init_std(c->init, c, t->kind);
+        double target = t->kind == K_EMBED ? 1.0 : base; /* embedding output std 1 */
+        reparam_view v = view_of(m, i);
+        m->rule->init(&v, target, base, sigma, &r);
     }
-    /* embedding output std 1: a constant multiplier 1/sigma_e = sqrt(d) */
-    m->scale[m->t_embed] = (real)(1.0 / he_std(&m->cfg, K_EMBED));
+    model_effective(m);
+}
+
+void model_effective(model *m) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].is_matrix) {
+            reparam_view v = view_of(m, i);
+            m->rule->effective(&v);
+        }
+}
+
+void model_reparam_step(model *m) {
+    if (!m->rule->step) return;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].is_matrix) {
+            reparam_view v = view_of(m, i);
+            m->rule->step(&v);
+        }
+}
+
+void model_grads_finish(model *m) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].is_matrix) {
+            reparam_view v = view_of(m, i);
+            m->rule->grad(&v);
+        }
+}
+
+void model_merged(model *m, int i, real *out) {
+    reparam_view v = view_of(m, i);
+    merge_effective(&v, out);
 }
 
 void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real)); }
 
 #define PARAM(ti) (m->params + m->tensors[ti].offset)
+#define MAT(ti) (m->mat[ti])
 #define GRAD(ti) (m->grads + m->tensors[ti].offset)
 
 int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
@@ -240,8 +340,9 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
     m->cur_T = T;
     m->cur_tok = tok;
     m->cur_target = target;
+    model_effective(m);
 
-    embed_fwd(a->resid, tok, PARAM(m->t_embed), m->scale[m->t_embed], M, d);
+    embed_fwd(a->resid, tok, MAT(m->t_embed), m->scale[m->t_embed], M, d);
     for (int l = 0; l < c->n_layers; l++) {
         const int *t = m->layer_t[l];
         real *x = a->resid + l * Md, *mid = a->mid + l * Md;
@@ -253,31 +354,31 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
         real *pu = a->pre_u + l * MF, *act = a->act + l * MF;
 
         rmsnorm_fwd(an, ar, x, PARAM(t[K_ATTN_NORM]), M, d, eps);
-        matmul_fwd(q, an, PARAM(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
-        matmul_fwd(k, an, PARAM(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
-        matmul_fwd(v, an, PARAM(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
+        matmul_fwd(q, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
+        matmul_fwd(k, an, MAT(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
+        matmul_fwd(v, an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
         rope_fwd(q, m->rope_cos, m->rope_sin, B, T, H, hd);
         rope_fwd(k, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
         attention_fwd(att, probs, q, k, v, B, T, H, Hkv, hd);
-        matmul_fwd(mid, att, PARAM(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
+        matmul_fwd(mid, att, MAT(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
         add_inplace(mid, x, Md);
 
         rmsnorm_fwd(mn, mr, mid, PARAM(t[K_MLP_NORM]), M, d, eps);
-        matmul_fwd(pu, mn, PARAM(t[K_WU]), m->scale[t[K_WU]], M, d, F);
+        matmul_fwd(pu, mn, MAT(t[K_WU]), m->scale[t[K_WU]], M, d, F);
         if (c->mlp == MLP_SWIGLU) {
             real *pg = a->pre_g + l * MF;
-            matmul_fwd(pg, mn, PARAM(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
+            matmul_fwd(pg, mn, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
             swiglu_fwd(act, pg, pu, MF);
         } else {
             gelu_fwd(act, pu, MF);
         }
         real *out = a->resid + (l + 1) * Md;
-        matmul_fwd(out, act, PARAM(t[K_WD]), m->scale[t[K_WD]], M, F, d);
+        matmul_fwd(out, act, MAT(t[K_WD]), m->scale[t[K_WD]], M, F, d);
         add_inplace(out, mid, Md);
     }
     rmsnorm_fwd(a->final_n, a->final_rstd, a->resid + (size_t)c->n_layers * Md,
                 PARAM(m->t_final_norm), M, d, eps);
-    matmul_fwd(a->logits, a->final_n, PARAM(m->t_head), m->scale[m->t_head], M, d, V);
+    matmul_fwd(a->logits, a->final_n, MAT(m->t_head), m->scale[m->t_head], M, d, V);
     if (target && loss) {
         double ce, z;
         int n = xent_fwd(&ce, &z, a->lse, a->logits, target, M, V);
@@ -297,7 +398,7 @@ void model_backward(model *m, real row_weight, real zcoef) {
     activations *a = &m->a;
 
     xent_bwd(a->logits, a->lse, m->cur_target, M, V, row_weight, zcoef);
-    matmul_bwd(a->d_tmp, GRAD(m->t_head), a->logits, a->final_n, PARAM(m->t_head),
+    matmul_bwd(a->d_tmp, GRAD(m->t_head), a->logits, a->final_n, MAT(m->t_head),
                m->scale[m->t_head], M, d, V, 0);
     rmsnorm_bwd(a->d_resid, GRAD(m->t_final_norm), a->d_tmp, a->resid + (size_t)c->n_layers * Md,
                 PARAM(m->t_final_norm), a->final_rstd, M, d, 0);
@@ -312,38 +413,38 @@ void model_backward(model *m, real row_weight, real zcoef) {
         real *pu = a->pre_u + l * MF, *act = a->act + l * MF;
 
         /* d_resid = dL/d(out of layer l); the MLP branch adds to dL/d(mid) */
-        matmul_bwd(a->dF_a, GRAD(t[K_WD]), a->d_resid, act, PARAM(t[K_WD]), m->scale[t[K_WD]],
+        matmul_bwd(a->dF_a, GRAD(t[K_WD]), a->d_resid, act, MAT(t[K_WD]), m->scale[t[K_WD]],
                    M, F, d, 0);
         if (c->mlp == MLP_SWIGLU) {
             real *pg = a->pre_g + l * MF;
             swiglu_bwd(a->dF_b, a->dF_a, a->dF_a, pg, pu, MF);
-            matmul_bwd(a->d_tmp, GRAD(t[K_WGATE]), a->dF_b, mn, PARAM(t[K_WGATE]),
+            matmul_bwd(a->d_tmp, GRAD(t[K_WGATE]), a->dF_b, mn, MAT(t[K_WGATE]),
                        m->scale[t[K_WGATE]], M, d, F, 0);
-            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, PARAM(t[K_WU]), m->scale[t[K_WU]],
+            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, MAT(t[K_WU]), m->scale[t[K_WU]],
                        M, d, F, 1);
         } else {
             gelu_bwd(a->dF_a, a->dF_a, pu, MF);
-            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, PARAM(t[K_WU]), m->scale[t[K_WU]],
+            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, MAT(t[K_WU]), m->scale[t[K_WU]],
                        M, d, F, 0);
         }
         rmsnorm_bwd(a->d_resid, GRAD(t[K_MLP_NORM]), a->d_tmp, mid, PARAM(t[K_MLP_NORM]), mr,
                     M, d, 1);
 
         /* d_resid = dL/d(mid); the attention branch adds to dL/dx */
-        matmul_bwd(a->d_att, GRAD(t[K_WO]), a->d_resid, att, PARAM(t[K_WO]), m->scale[t[K_WO]],
+        matmul_bwd(a->d_att, GRAD(t[K_WO]), a->d_resid, att, MAT(t[K_WO]), m->scale[t[K_WO]],
                    M, qdim, d, 0);
         attention_bwd(a->dq, a->dk, a->dv, a->att_scratch, a->d_att, probs, q, k, v, B, T, H,
                       Hkv, hd);
         rope_bwd(a->dq, m->rope_cos, m->rope_sin, B, T, H, hd);
         rope_bwd(a->dk, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
-        matmul_bwd(a->d_tmp, GRAD(t[K_WQ]), a->dq, an, PARAM(t[K_WQ]), m->scale[t[K_WQ]], M, d,
+        matmul_bwd(a->d_tmp, GRAD(t[K_WQ]), a->dq, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d,
                    qdim, 0);
-        matmul_bwd(a->d_tmp, GRAD(t[K_WK]), a->dk, an, PARAM(t[K_WK]), m->scale[t[K_WK]], M, d,
+        matmul_bwd(a->d_tmp, GRAD(t[K_WK]), a->dk, an, MAT(t[K_WK]), m->scale[t[K_WK]], M, d,
                    kvdim, 1);
-        matmul_bwd(a->d_tmp, GRAD(t[K_WV]), a->dv, an, PARAM(t[K_WV]), m->scale[t[K_WV]], M, d,
+        matmul_bwd(a->d_tmp, GRAD(t[K_WV]), a->dv, an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d,
                    kvdim, 1);
         rmsnorm_bwd(a->d_resid, GRAD(t[K_ATTN_NORM]), a->d_tmp, x, PARAM(t[K_ATTN_NORM]), ar, M,
                     d, 1);
     }
-    embed_bwd(GRAD(m->t_embed), a->d_resid, m->cur_tok, m->scale[m->t_embed], M, d);
+    embed_bwd(GRAD(m->t_embed), a->d_resid, m->cur_tok, M, d);
 }

@@ -8,9 +8,9 @@
  * All parameters live in one contiguous buffer (params), their gradients in
  * another (grads) of the same layout; every tensor is described by one row of
  * the tensor table.  Each matrix also has a scalar `scale` used as the alpha of
- * its matrix product, so the effective matrix is scale*W without ever being
- * materialised: the WeSaR gate.  The core trainer keeps scale = 1 for every
- * matrix except the embedding (output std 1, Takase et al.).
+ * its matrix products, so the effective matrix is scale*W without ever being
+ * materialised: that is where the WeSaR gate goes.  The reparameterization
+ * (reparam.h) adds its gates and buffers to the table and sets the scales.
  *
  * Memory is planned once by model_alloc(B, T); forward/backward allocate nothing.
  */
@@ -22,15 +22,21 @@
 
 typedef enum {
     K_EMBED, K_ATTN_NORM, K_WQ, K_WK, K_WV, K_WO, K_MLP_NORM, K_WGATE, K_WU, K_WD,
-    K_FINAL_NORM, K_WP, K_COUNT
+    K_FINAL_NORM, K_WP,
+    K_GATE,    /* a reparameterization's trainable scalar(s) of one matrix */
+    K_BUFFER,  /* state that is saved but not trained (power-iteration vectors) */
+    K_COUNT
 } tensor_kind;
 
-typedef struct {
-    char name[48];    /* e.g. "layers.3.attn.W_o" */
+typedef struct tensor_info {
+    char name[64];    /* e.g. "layers.3.attn.W_o", "layers.3.attn.W_o.gate" */
     tensor_kind kind;
     int layer;        /* -1 for embedding, final norm and head */
-    int rows, cols;   /* out x in for matrices; 1 x d for norm gains */
-    int is_matrix;    /* matrices get weight decay and a scale; gains do not */
+    int rows, cols;   /* out x in for matrices; 1 x n for gains, gates, buffers */
+    int is_matrix;    /* matrices get weight decay and a reparameterization */
+    int trainable;    /* 0 for buffers: the optimizer leaves them alone */
+    int gate, aux;    /* matrices: index of the gate tensor and of u (v, sigma follow), or -1 */
+    int parent;       /* gates and buffers: their matrix, else -1 */
     size_t offset, numel;
 } tensor_info;
 
@@ -56,11 +62,15 @@ const tensor_info *model_tensor(const model *m, int i);
 const char *kind_name(tensor_kind k);
 real *model_params(model *m);
 real *model_grads(model *m);
-real *model_scales(model *m);     /* one per tensor */
+real *model_scales(model *m);     /* alpha of each matrix's products, one per tensor */
 size_t model_activation_bytes(const model *m);
 
-/* He initialisation (WeSaR paper, Table 1, "He" column), embedding output std 1. */
-void model_init_he(model *m, uint64_t seed);
+/* Initialises every tensor per the config's init criterion and reparameterization
+ * (see reparam.h); the embedding output starts at std 1 in every method. */
+void model_init(model *m, uint64_t seed);
+/* Once per training step, before its forward passes (sigma-Reparam's power
+ * iteration); a no-op for the other rules. */
+void model_reparam_step(model *m);
 
 /* Forward pass over tok[B*T]; if target is non-NULL the loss is computed
  * (target < 0 = ignore).  Logits stay available until the next backward. */
@@ -68,8 +78,17 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
                   model_loss *loss);
 const real *model_logits(const model *m);
 /* Backward of row_weight * sum_rows(CE + zcoef*lse^2) for the last forward;
- * ACCUMULATES into grads (call model_zero_grad first). */
+ * ACCUMULATES into grads (call model_zero_grad first) the gradients of the
+ * EFFECTIVE matrices.  After the last micro-batch, model_grads_finish turns
+ * them into gradients of the stored parameters (matrices, gates). */
 void model_backward(model *m, real row_weight, real zcoef);
+void model_grads_finish(model *m);
 void model_zero_grad(model *m);
+/* The plain effective matrix of tensor i (scale and reparameterization folded
+ * in), for export; out has numel entries. */
+void model_merged(model *m, int i, real *out);
+/* Recomputes the effective scales/matrices from the parameters (model_forward
+ * does this itself; call it before model_merged after changing parameters). */
+void model_effective(model *m);
 
 #endif

@@ -201,6 +201,7 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
     real *params = model_params(m), *grads = model_grads(m);
     long step = t->step;
 
+    model_reparam_step(m);
     model_zero_grad(m);
     double ce = 0, z = 0;
     for (int mi = 0; mi < tc->grad_accum; mi++) {
@@ -215,6 +216,7 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
         /* mean over each micro-batch's rows, averaged over the micro-batches */
         model_backward(m, (real)(1.0 / ((double)L.rows * tc->grad_accum)), (real)tc->zloss);
     }
+    model_grads_finish(m);
     st->loss = ce;
     st->z_loss = tc->zloss * z;
     if (!isfinite(ce) || !isfinite(z)) {
@@ -237,9 +239,10 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
     st->lr = lr_schedule(step, tc->steps, tc->warmup, tc->lr, tc->min_lr_frac);
     for (int i = 0; i < nt; i++) {
         const tensor_info *ti = model_tensor(m, i);
+        if (!ti->trainable) continue;
         real *slabs[8];
         for (int k = 0; k < t->rule->n_state; k++) slabs[k] = t->state + (size_t)k * np + ti->offset;
-        /* weight decay on matrices only, never on norm gains */
+        /* weight decay on matrices only, never on norm gains or gates */
         optim_step_args a = {st->lr, tc->beta1, tc->beta2, tc->eps,
                              ti->is_matrix ? tc->weight_decay : 0, step + 1};
         t->rule->update(params + ti->offset, grads + ti->offset, slabs, ti->numel, ti, &a);
@@ -290,7 +293,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         goto done;
     }
     if (model_alloc(m, B, T, err, errlen)) goto done;
-    model_init_he(m, tc->seed);
+    model_init(m, tc->seed);
     size_t np = model_num_params(m);
     if (dataset_open(&train, tc->data, "train", c->vocab_size, err, errlen)) goto done;
     if (train.n_tokens <= (size_t)T + 1 || !dataset_num_sequential(&train, 1, T)) {

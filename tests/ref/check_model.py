@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tensorfile  # noqa: E402
-from reference import Reference, lr_at  # noqa: E402
+from reference import Reference, lr_at, power_step  # noqa: E402
 
 TOL = 1e-4
 
@@ -35,10 +35,15 @@ def main():
     cfg, tc = meta["model"], meta["train"]
     torch.set_num_threads(2)
 
-    names = [k for k in init if k not in ("scales", "tokens", "targets")]
-    scales = {n: float(s) for n, s in zip(names, init["scales"])}
+    names = [k for k in init if k not in ("scales", "tokens", "targets") and not k.startswith("buf.")]
+    bufs0 = {k[4:]: torch.tensor(init[k]).reshape(-1) for k in init if k.startswith("buf.")}
+    for k in bufs0:
+        if k.endswith(".sigma"):
+            bufs0[k] = bufs0[k][0]
+    # the C scales of plain matrices are constants (no gate behind them)
+    consts = {n: float(s) for n, s in zip(names, init["scales"])}
     params = {n: torch.tensor(init[n], requires_grad=True) for n in names}
-    ref = Reference(cfg, params, scales)
+    ref = Reference(cfg, params, consts, dict(bufs0))
     tokens = torch.tensor(init["tokens"]).long()
     targets = torch.tensor(init["targets"]).long()
     S, A = tokens.shape[0], tokens.shape[1]
@@ -67,13 +72,19 @@ def main():
 
     # 3 optimizer steps from the same initial weights
     params = {n: torch.tensor(init[n], requires_grad=True) for n in names}
-    ref = Reference(cfg, params, scales)
+    bufs = dict(bufs0)
+    ref = Reference(cfg, params, consts, bufs)
     decay = [params[n] for n in names if init[n].ndim == 2]
     no_decay = [params[n] for n in names if init[n].ndim == 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=tc["lr"], betas=(tc["beta1"], tc["beta2"]), eps=tc["eps"])
     for s in range(S):
+        if cfg["reparam"] == "sigmareparam":  # one power-iteration step per training step
+            with torch.no_grad():
+                for k in [k[:-2] for k in bufs if k.endswith(".u")]:
+                    u, v, sg = power_step(params[k].detach().double(), bufs[k + ".u"].double())
+                    bufs[k + ".u"], bufs[k + ".v"], bufs[k + ".sigma"] = u.float(), v.float(), sg.float()
         opt.zero_grad()
         tot = 0.0
         for a in range(A):
@@ -95,6 +106,8 @@ def main():
         moved = rel(out["after." + n] - init[n], params[n].detach().numpy() - init[n])
         expect("update." + n, moved, 1e-3)
     print(f"  after {S} AdamW steps: worst rel.err {worst[0]:.2e} ({worst[1]})")
+    for k in [k for k in bufs if k.endswith(".sigma")]:
+        expect("buf." + k, rel(out["buf.after." + k], bufs[k].detach().reshape(-1)))
     if failures:
         print("  FAILED: " + ", ".join(failures[:10]))
         return 1

@@ -28,17 +28,41 @@ def rope(x, theta):
     return x * cos + rotate_half(x) * sin
 
 
-class Reference:
-    """params: dict name -> tensor (requires_grad); scales: dict name -> float
-    (the fixed multiplier of each matrix; embedding output scale included)."""
+def power_step(W, u):
+    """one power-iteration step (Miyato et al.): v = W^T u / |.|, u = W v / |.|,
+    sigma = u^T W v"""
+    v = W.t() @ u
+    v = v / v.norm()
+    u = W @ v
+    u = u / u.norm()
+    return u, v, u @ W @ v
 
-    def __init__(self, cfg, params, scales):
+
+class Reference:
+    """params: dict name -> tensor (requires_grad), gates included;
+    buffers: dict name -> tensor (sigma-Reparam's u, v, sigma); consts: dict
+    name -> float, the constant multiplier of each plain matrix (embedding
+    1/sigma_e, Residual Scaling's 1/sqrt(2N))."""
+
+    def __init__(self, cfg, params, consts, buffers=None):
         self.c = cfg
         self.p = params
-        self.s = scales
+        self.k = consts
+        self.b = buffers or {}
+
+    def eff(self, name):
+        """the effective matrix, per the WeSaR paper's reparameterizations"""
+        W, p, rule = self.p[name], self.p, self.c["reparam"]
+        if rule == "wesar":
+            return p[name + ".gate"] * W
+        if rule == "weightnorm":
+            return p[name + ".g"][:, None] * W / W.norm(dim=1, keepdim=True)
+        if rule == "sigmareparam" and name + ".alpha" in p:
+            return p[name + ".alpha"] * W / self.b[name + ".sigma"]  # no gradient through sigma
+        return self.k[name] * W
 
     def lin(self, x, name):
-        return self.s[name] * (x @ self.p[name].t())
+        return x @ self.eff(name).t()
 
     def forward(self, tok):
         c, p = self.c, self.p
@@ -46,7 +70,7 @@ class Reference:
         d, H, Hkv = c["d_model"], c["n_heads"], c["n_kv_heads"]
         hd = d // H
         eps = c["norm_eps"]
-        h = self.s["embed.W_e"] * p["embed.W_e"][tok]
+        h = self.eff("embed.W_e")[tok]
         mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
         for l in range(c["n_layers"]):
             pre = f"layers.{l}."
