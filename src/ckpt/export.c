@@ -7,7 +7,6 @@
 #include <string.h>
 
 const char *export_hf_name(const model *m, int i, char *buf, size_t len) {
-    (void)m;
     const tensor_info *t = model_tensor(m, i);
     static const char *leaf[K_COUNT] = {
         [K_ATTN_NORM] = "input_layernorm.weight", [K_WQ] = "self_attn.q_proj.weight",

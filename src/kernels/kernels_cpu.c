@@ -46,6 +46,22 @@ int kernels_threads(void) {
 #endif
 }
 
+/* This thread's share [lo, hi) of n items in a parallel region.  Reductions
+ * keep one partial per thread and add them in thread order, and column splits
+ * give each thread fixed columns, so a run is bit-reproducible for a given
+ * thread count (exact resume). */
+#define MAX_THREADS 256
+static int thread_range(size_t n, size_t *lo, size_t *hi) {
+#ifdef _OPENMP
+    int nt = omp_get_num_threads(), it = omp_get_thread_num();
+#else
+    int nt = 1, it = 0;
+#endif
+    *lo = n * it / nt;
+    *hi = n * (it + 1) / nt;
+    return it;
+}
+
 void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
                 int M, int K, int N) {
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, inp, K, W, K,
@@ -76,16 +92,12 @@ void embed_bwd(real *dW_e, const real *dout, const int32_t *tok, int M, int d) {
     /* Rows may repeat a token: split the columns among threads, not the rows. */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nt = omp_get_num_threads(), it = omp_get_thread_num();
-#else
-        int nt = 1, it = 0;
-#endif
-        int c0 = (int)((long)d * it / nt), c1 = (int)((long)d * (it + 1) / nt);
+        size_t c0, c1;
+        thread_range((size_t)d, &c0, &c1);
         for (int m = 0; m < M; m++) {
             real *g = dW_e + (size_t)tok[m] * d;
             const real *o = dout + (size_t)m * d;
-            for (int i = c0; i < c1; i++) g[i] += o[i];
+            for (size_t i = c0; i < c1; i++) g[i] += o[i];
         }
     }
 }
@@ -124,16 +136,12 @@ void rmsnorm_bwd(real *dx, real *dg, const real *dout, const real *x,
     /* dg reduction over rows: columns split among threads (deterministic). */
 #pragma omp parallel
     {
-#ifdef _OPENMP
-        int nt = omp_get_num_threads(), it = omp_get_thread_num();
-#else
-        int nt = 1, it = 0;
-#endif
-        int c0 = (int)((long)d * it / nt), c1 = (int)((long)d * (it + 1) / nt);
+        size_t c0, c1;
+        thread_range((size_t)d, &c0, &c1);
         for (int m = 0; m < M; m++) {
             const real *xr = x + (size_t)m * d, *dy = dout + (size_t)m * d;
             real r = rstd[m];
-            for (int i = c0; i < c1; i++) dg[i] += dy[i] * xr[i] * r;
+            for (size_t i = c0; i < c1; i++) dg[i] += dy[i] * xr[i] * r;
         }
     }
 }
@@ -295,20 +303,6 @@ void residual_fwd(real *out, const real *a, const real *b, size_t n) {
 void add_inplace(real *acc, const real *x, size_t n) {
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++) acc[i] += x[i];
-}
-
-/* Reductions below keep one partial per thread and add them in thread order,
- * so a run is bit-reproducible for a given thread count (exact resume). */
-#define MAX_THREADS 256
-static int thread_range(size_t n, size_t *lo, size_t *hi) {
-#ifdef _OPENMP
-    int nt = omp_get_num_threads(), it = omp_get_thread_num();
-#else
-    int nt = 1, it = 0;
-#endif
-    *lo = n * it / nt;
-    *hi = n * (it + 1) / nt;
-    return it;
 }
 
 int xent_fwd(double *ce_sum, double *z_sum, real *lse, const real *logits,

@@ -327,6 +327,25 @@ void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real))
 #define MAT(ti) (m->mat[ti])
 #define GRAD(ti) (m->grads + m->tensors[ti].offset)
 
+/* Layer l's slices of the saved activations for a B x T batch. */
+typedef struct {
+    real *x, *mid, *an, *ar, *q, *k, *v, *att, *probs, *mn, *mr, *pg, *pu, *act;
+} layer_acts;
+
+static layer_acts layer_acts_of(model *m, int l, int B, int T) {
+    const model_config *c = &m->cfg;
+    size_t M = (size_t)B * T, d = c->d_model, hd = d / c->n_heads, F = c->ffn_dim;
+    size_t qdim = c->n_heads * hd, kvdim = c->n_kv_heads * hd;
+    activations *a = &m->a;
+    layer_acts L = {a->resid + l * M * d, a->mid + l * M * d, a->attn_n + l * M * d,
+                    a->attn_rstd + l * M, a->q + l * M * qdim, a->k + l * M * kvdim,
+                    a->v + l * M * kvdim, a->att + l * M * qdim,
+                    a->probs + (size_t)l * B * c->n_heads * T * T, a->mlp_n + l * M * d,
+                    a->mlp_rstd + l * M, a->pre_g ? a->pre_g + l * M * F : NULL,
+                    a->pre_u + l * M * F, a->act + l * M * F};
+    return L;
+}
+
 int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
                   model_loss *loss) {
     const model_config *c = &m->cfg;
@@ -345,13 +364,9 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
     embed_fwd(a->resid, tok, MAT(m->t_embed), m->scale[m->t_embed], M, d);
     for (int l = 0; l < c->n_layers; l++) {
         const int *t = m->layer_t[l];
-        real *x = a->resid + l * Md, *mid = a->mid + l * Md;
-        real *an = a->attn_n + l * Md, *ar = a->attn_rstd + (size_t)l * M;
-        real *q = a->q + (size_t)l * M * qdim, *k = a->k + (size_t)l * M * kvdim;
-        real *v = a->v + (size_t)l * M * kvdim, *att = a->att + (size_t)l * M * qdim;
-        real *probs = a->probs + (size_t)l * B * H * T * T;
-        real *mn = a->mlp_n + l * Md, *mr = a->mlp_rstd + (size_t)l * M;
-        real *pu = a->pre_u + l * MF, *act = a->act + l * MF;
+        layer_acts L = layer_acts_of(m, l, B, T);
+        real *x = L.x, *mid = L.mid, *an = L.an, *ar = L.ar, *q = L.q, *k = L.k, *v = L.v;
+        real *att = L.att, *probs = L.probs, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
 
         rmsnorm_fwd(an, ar, x, PARAM(t[K_ATTN_NORM]), M, d, eps);
         matmul_fwd(q, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
@@ -366,7 +381,7 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
         rmsnorm_fwd(mn, mr, mid, PARAM(t[K_MLP_NORM]), M, d, eps);
         matmul_fwd(pu, mn, MAT(t[K_WU]), m->scale[t[K_WU]], M, d, F);
         if (c->mlp == MLP_SWIGLU) {
-            real *pg = a->pre_g + l * MF;
+            real *pg = L.pg;
             matmul_fwd(pg, mn, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
             swiglu_fwd(act, pg, pu, MF);
         } else {
@@ -404,19 +419,15 @@ void model_backward(model *m, real row_weight, real zcoef) {
                 PARAM(m->t_final_norm), a->final_rstd, M, d, 0);
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const int *t = m->layer_t[l];
-        real *x = a->resid + l * Md, *mid = a->mid + l * Md;
-        real *an = a->attn_n + l * Md, *ar = a->attn_rstd + (size_t)l * M;
-        real *q = a->q + (size_t)l * M * qdim, *k = a->k + (size_t)l * M * kvdim;
-        real *v = a->v + (size_t)l * M * kvdim, *att = a->att + (size_t)l * M * qdim;
-        real *probs = a->probs + (size_t)l * B * H * T * T;
-        real *mn = a->mlp_n + l * Md, *mr = a->mlp_rstd + (size_t)l * M;
-        real *pu = a->pre_u + l * MF, *act = a->act + l * MF;
+        layer_acts L = layer_acts_of(m, l, B, T);
+        real *x = L.x, *mid = L.mid, *an = L.an, *ar = L.ar, *q = L.q, *k = L.k, *v = L.v;
+        real *att = L.att, *probs = L.probs, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
 
         /* d_resid = dL/d(out of layer l); the MLP branch adds to dL/d(mid) */
         matmul_bwd(a->dF_a, GRAD(t[K_WD]), a->d_resid, act, MAT(t[K_WD]), m->scale[t[K_WD]],
                    M, F, d, 0);
         if (c->mlp == MLP_SWIGLU) {
-            real *pg = a->pre_g + l * MF;
+            real *pg = L.pg;
             swiglu_bwd(a->dF_b, a->dF_a, a->dF_a, pg, pu, MF);
             matmul_bwd(a->d_tmp, GRAD(t[K_WGATE]), a->dF_b, mn, MAT(t[K_WGATE]),
                        m->scale[t[K_WGATE]], M, d, F, 0);
