@@ -62,6 +62,7 @@ suite() {
 
 run "fp64/finite-differences" build/fp64/test_grad
 suite release
+run "release/resume after SIGKILL and SIGTERM" tests/resume.sh build/release/wesar "$WORK/resume"
 if [ "${WESAR_SKIP_ASAN:-0}" = 1 ]; then
     skip "asan" "WESAR_SKIP_ASAN=1"
 else

@@ -230,7 +230,7 @@ static void test_ckpt(void) {
     snprintf(path, sizeof path, "%s/ck.bin", tmpdir);
     CHECK(!ckpt_save(path, m, &x, err, sizeof err), "%s", err);
     model_config c2;
-    CHECK(!ckpt_read_config(path, &c2, err, sizeof err), "%s", err);
+    CHECK(!ckpt_read_config(path, &c2, NULL, 0, err, sizeof err), "%s", err);
     CHECK(c2.mlp == MLP_SWIGLU && c2.d_model == 16 && c2.ffn_dim == model_cfg(m)->ffn_dim, "config round trip");
     model *m2 = model_create(&c2, err, sizeof err);
     model_alloc(m2, 0, 8, err, sizeof err);

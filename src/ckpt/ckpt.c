@@ -129,10 +129,38 @@ static int header_config(reader *r, const char *path, model_config *cfg, char *e
     return config_finish(cfg, err, errlen);
 }
 
-int ckpt_read_config(const char *path, model_config *cfg, char *err, size_t errlen) {
+int ckpt_read_config(const char *path, model_config *cfg, char *train_json, size_t tjlen,
+                     char *err, size_t errlen) {
     reader r;
     int rc = open_header(&r, path, err, errlen);
     if (!rc) rc = header_config(&r, path, cfg, err, errlen);
+    if (!rc && train_json) {
+        cJSON *tj = cJSON_GetObjectItem(r.header, "train");
+        char *ts = cJSON_IsObject(tj) ? cJSON_PrintUnformatted(tj) : NULL;
+        snprintf(train_json, tjlen, "%s", ts ? ts : "{}");
+        free(ts);
+    }
+    close_reader(&r);
+    return rc;
+}
+
+int ckpt_verify(const char *path, char *err, size_t errlen) {
+    reader r;
+    int rc = open_header(&r, path, err, errlen);
+    if (!rc) {
+        long left = r.size - ftell(r.f) - 4;
+        char buf[1 << 16];
+        while (left > 0 && !rc) {
+            size_t k = left < (long)sizeof buf ? (size_t)left : sizeof buf;
+            rc = rd(&r, buf, k);
+            left -= (long)k;
+        }
+        uint32_t want = r.crc, got;
+        if (rc || left < 0 || fread(&got, 1, 4, r.f) != 4 || got != want) {
+            snprintf(err, errlen, "%s: checksum mismatch or truncated (file corrupted)", path);
+            rc = -1;
+        }
+    }
     close_reader(&r);
     return rc;
 }

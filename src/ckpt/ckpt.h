@@ -27,8 +27,12 @@ typedef struct {
 
 int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t errlen);
 
-/* Reads the config from a checkpoint, so the caller can build the model. */
-int ckpt_read_config(const char *path, model_config *cfg, char *err, size_t errlen);
+/* Reads the config from a checkpoint, so the caller can build the model, and
+ * (if train_json is non-NULL) the training config it was written with. */
+int ckpt_read_config(const char *path, model_config *cfg, char *train_json, size_t tjlen,
+                     char *err, size_t errlen);
+/* Checks magic, version, header and the checksum of the whole file. */
+int ckpt_verify(const char *path, char *err, size_t errlen);
 /* Loads into a model built from that config (params allocated).  x->state
  * is allocated here if the file has optimizer state; free it with free(). */
 int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errlen);

@@ -15,6 +15,7 @@ static const char *USAGE =
     "usage:\n"
     "  wesar prepare [--tokenizer bytes] [--val-fraction F] IN.txt OUTDIR\n"
     "  wesar train --data DIR [--preset tiny|gpt2-small|1.3b] [--config FILE] [--KEY VALUE ...]\n"
+    "  wesar train --resume RUNDIR [--KEY VALUE ...]   (newest valid checkpoint in RUNDIR)\n"
     "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
     "  wesar export CHECKPOINT OUTDIR     (merged Hugging Face model.safetensors + config.json)\n"
     "\n"
@@ -25,7 +26,7 @@ static const char *USAGE =
     "             sigmareparam 16e-5 by default)\n"
     "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
     "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
-    "             log_every val_every val_batches ckpt_every ckpt_final seed threads\n"
+    "             log_every val_every val_batches ckpt_every ckpt_final keep seed threads\n"
     "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
     "(key=value lines or a JSON object); flags override the file, which overrides\n"
     "the preset.  See README.md for every default.\n";
@@ -55,18 +56,37 @@ static int job_other(void *ctx, const char *key, const char *value, char *err, s
     return j->with_train ? train_set(&j->tc, key, value, err, n) : 1;
 }
 
-/* preset, then config file, then every other flag in order */
+/* preset, then config file, then every other flag in order; with --resume
+ * RUNDIR, the newest valid checkpoint's model and training config instead of
+ * preset and file (flags still override, e.g. a larger --steps). */
 static int parse_job(job *j, int argc, char **argv, int with_train, char *err, size_t n) {
-    const char *preset = "tiny", *config = NULL;
+    const char *preset = "tiny", *config = NULL, *resume = NULL;
     j->with_train = with_train;
     for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume") && i + 1 < argc && with_train) resume = argv[++i];
+        else if (!strncmp(argv[i], "--resume=", 9) && with_train) resume = argv[i] + 9;
+    }
+    if (resume) {
+        char path[1024], tj[4096];
+        if (train_find_checkpoint(resume, path, sizeof path, err, n)) return -1;
+        if (ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n)) return -1;
+        train_defaults(&j->tc, NULL);
+        if (config_load_text(&j->mc, tj, path, job_other, j, err, n)) return -1;
+        snprintf(j->tc.resume_from, sizeof j->tc.resume_from, "%s", path);
+    }
+    for (int i = 0; i < argc && !resume; i++) {
         if (!strncmp(argv[i], "--preset", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
             preset = argv[i][8] ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
         else if (!strncmp(argv[i], "--config", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
             config = argv[i][8] ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
     }
-    if (config_preset(&j->mc, preset, err, n)) return -1;
-    train_defaults(&j->tc, preset);
+    if (!resume) {
+        if (config_preset(&j->mc, preset, err, n)) return -1;
+        train_defaults(&j->tc, preset);
+    } else if (config) {
+        snprintf(err, n, "--resume takes the config from the checkpoint; --config is not allowed with it");
+        return -1;
+    }
     if (config && config_load_file(&j->mc, config, job_other, j, err, n)) return -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -78,7 +98,7 @@ static int parse_job(job *j, int argc, char **argv, int with_train, char *err, s
         if (eq) val = eq + 1;
         else if (i + 1 < argc) val = argv[++i];
         else { snprintf(err, n, "%s: missing value", a); return -1; }
-        if (!strcmp(key, "preset") || !strcmp(key, "config")) continue;
+        if (!strcmp(key, "preset") || !strcmp(key, "config") || !strcmp(key, "resume")) continue;
         char msg[256];
         int r = config_set(&j->mc, key, val, msg, sizeof msg);
         if (r == 1) r = job_other(j, key, val, msg, sizeof msg);
@@ -128,7 +148,7 @@ static int cmd_export(int argc, char **argv) {
         return die("export: expected CHECKPOINT OUTDIR");
     char err[1024];
     model_config c;
-    if (ckpt_read_config(argv[0], &c, err, sizeof err)) return die(err);
+    if (ckpt_read_config(argv[0], &c, NULL, 0, err, sizeof err)) return die(err);
     model *m = model_create(&c, err, sizeof err);
     if (!m || model_alloc(m, 0, 1, err, sizeof err)) { model_free(m); return die(err); }
     ckpt_extra x;

@@ -114,7 +114,6 @@ static char *trim(char *s) {
 
 int config_load_file(model_config *cfg, const char *path, config_other_fn other,
                      void *ctx, char *err, size_t errlen) {
-    char msg[256];
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     fseek(f, 0, SEEK_END);
@@ -130,6 +129,14 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
     fclose(f);
     if (!text || got != (size_t)n) { free(text); snprintf(err, errlen, "%s: read failed", path); return -1; }
     text[n] = 0;
+    int rc = config_load_text(cfg, text, path, other, ctx, err, errlen);
+    free(text);
+    return rc;
+}
+
+int config_load_text(model_config *cfg, char *text, const char *path, config_other_fn other,
+                     void *ctx, char *err, size_t errlen) {
+    char msg[256];
     int rc = 0;
     char *p = trim(text);
     if (*p == '{') {
@@ -138,11 +145,10 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
             snprintf(err, errlen, "%s: invalid JSON near '%.20s'", path,
                      cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
             cJSON_Delete(root);
-            free(text);
             return -1;
         }
         for (cJSON *it = root->child; it && !rc; it = it->next) {
-            char val[64];
+            char val[1024];
             if (cJSON_IsString(it)) snprintf(val, sizeof val, "%s", it->valuestring);
             else if (cJSON_IsNumber(it)) snprintf(val, sizeof val, "%.17g", it->valuedouble);
             else if (cJSON_IsBool(it)) snprintf(val, sizeof val, "%d", cJSON_IsTrue(it));
@@ -162,7 +168,9 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
         cJSON_Delete(root);
     } else {
         int line = 0;
-        for (char *ln = strtok(text, "\n"); ln && !rc; ln = strtok(NULL, "\n")) {
+        for (char *ln = p, *next; ln && !rc; ln = next) {
+            next = strchr(ln, '\n');
+            if (next) *next++ = 0;
             line++;
             char *s = trim(ln);
             if (!*s || *s == '#') continue;
@@ -179,7 +187,6 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
             }
         }
     }
-    free(text);
     return rc;
 }
 

@@ -39,6 +39,9 @@ typedef int (*config_other_fn)(void *ctx, const char *key, const char *value,
                                char *err, size_t errlen);
 int config_load_file(model_config *cfg, const char *path, config_other_fn other,
                      void *ctx, char *err, size_t errlen);
+/* The same from text (modified in place); path names the source in errors. */
+int config_load_text(model_config *cfg, char *text, const char *path, config_other_fn other,
+                     void *ctx, char *err, size_t errlen);
 /* Fills defaults that depend on other fields (ffn_dim, n_kv_heads) and checks
  * every constraint.  0 if valid. */
 int config_finish(model_config *cfg, char *err, size_t errlen);

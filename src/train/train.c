@@ -7,12 +7,16 @@
 #include "../optim/optim.h"
 #include "../util/fileio.h"
 #include "../util/rng.h"
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 void train_defaults(train_config *t, const char *preset) {
     memset(t, 0, sizeof *t);
@@ -101,7 +105,7 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
         return p_str(k, v, t->optim, sizeof t->optim, err, n);
     }
     if (!strcmp(k, "batch_size")) return p_int(k, v, 1, &t->batch_size, err, n);
-    if (!strcmp(k, "train_seq_len")) return p_int(k, v, 1, &t->seq_len, err, n);
+    if (!strcmp(k, "train_seq_len")) return p_int(k, v, 0, &t->seq_len, err, n); /* 0: seq_len */
     if (!strcmp(k, "grad_accum")) return p_int(k, v, 1, &t->grad_accum, err, n);
     if (!strcmp(k, "steps")) return p_long(k, v, 1, &t->steps, err, n);
     if (!strcmp(k, "warmup")) return p_long(k, v, 0, &t->warmup, err, n);
@@ -123,27 +127,49 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
         return 0;
     }
     if (!strcmp(k, "threads")) return p_int(k, v, 0, &t->threads, err, n);
+    if (!strcmp(k, "keep")) return p_int(k, v, 0, &t->keep, err, n);
     if (!strcmp(k, "seed")) {
         long s;
         if (p_long(k, v, 0, &s, err, n)) return -1;
         t->seed = (uint64_t)s;
         return 0;
     }
+    if (!strcmp(k, "resume_from")) return p_str(k, v, t->resume_from, sizeof t->resume_from, err, n);
     return 1;
 }
 
 int train_to_json(const train_config *t, char *buf, size_t len) {
-    return snprintf(buf, len,
-                    "{\"optim\":\"%s\",\"batch_size\":%d,\"train_seq_len\":%d,\"grad_accum\":%d,"
-                    "\"steps\":%ld,\"warmup\":%ld,\"lr\":%.9g,\"min_lr_frac\":%.9g,\"beta1\":%.9g,"
-                    "\"beta2\":%.9g,\"eps\":%.9g,\"weight_decay\":%.9g,\"grad_clip\":%.9g,"
-                    "\"zloss\":%.9g,\"val_every\":%d,\"val_batches\":%d,\"ckpt_every\":%d,"
-                    "\"ckpt_final\":%d,\"seed\":%llu,\"threads\":%d}",
-                    t->optim, t->batch_size, t->seq_len, t->grad_accum, t->steps, t->warmup, t->lr,
-                    t->min_lr_frac, t->beta1, t->beta2, t->eps, t->weight_decay, t->grad_clip,
-                    t->zloss, t->val_every, t->val_batches, t->ckpt_every, t->ckpt_final,
-                    (unsigned long long)t->seed,
-                    t->threads);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "data", t->data);
+    if (t->val_data[0]) cJSON_AddStringToObject(j, "val_data", t->val_data);
+    cJSON_AddStringToObject(j, "out", t->out_dir);
+    cJSON_AddStringToObject(j, "optim", t->optim);
+    cJSON_AddNumberToObject(j, "batch_size", t->batch_size);
+    cJSON_AddNumberToObject(j, "train_seq_len", t->seq_len);
+    cJSON_AddNumberToObject(j, "grad_accum", t->grad_accum);
+    cJSON_AddNumberToObject(j, "steps", (double)t->steps);
+    cJSON_AddNumberToObject(j, "warmup", (double)t->warmup);
+    cJSON_AddNumberToObject(j, "lr", t->lr);
+    cJSON_AddNumberToObject(j, "min_lr_frac", t->min_lr_frac);
+    cJSON_AddNumberToObject(j, "beta1", t->beta1);
+    cJSON_AddNumberToObject(j, "beta2", t->beta2);
+    cJSON_AddNumberToObject(j, "eps", t->eps);
+    cJSON_AddNumberToObject(j, "weight_decay", t->weight_decay);
+    cJSON_AddNumberToObject(j, "grad_clip", t->grad_clip);
+    cJSON_AddNumberToObject(j, "zloss", t->zloss);
+    cJSON_AddNumberToObject(j, "log_every", t->log_every);
+    cJSON_AddNumberToObject(j, "val_every", t->val_every);
+    cJSON_AddNumberToObject(j, "val_batches", t->val_batches);
+    cJSON_AddNumberToObject(j, "ckpt_every", t->ckpt_every);
+    cJSON_AddNumberToObject(j, "ckpt_final", t->ckpt_final);
+    cJSON_AddNumberToObject(j, "keep", t->keep);
+    cJSON_AddNumberToObject(j, "seed", (double)t->seed);
+    cJSON_AddNumberToObject(j, "threads", t->threads);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    int n = snprintf(buf, len, "%s", text ? text : "{}");
+    free(text);
+    return n;
 }
 
 static double now_sec(void) {
@@ -190,6 +216,7 @@ void trainer_free(trainer *t) {
 }
 
 long trainer_steps_done(const trainer *t) { return t->step; }
+void trainer_set_steps_done(trainer *t, long step) { t->step = step; }
 real *trainer_state(trainer *t) { return t->state; }
 
 int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
@@ -266,6 +293,84 @@ static double evaluate(model *m, const dataset *val, int B, int T, int n_batches
     return rows ? sum / rows : NAN;
 }
 
+/* ckpt_XXXXXXXX.bin names in dir, newest (highest step) first */
+static int list_checkpoints(const char *dir, char ***names) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    *names = NULL;
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t L = strlen(e->d_name);
+        if (L != 17 || strncmp(e->d_name, "ckpt_", 5) || strcmp(e->d_name + 13, ".bin")) continue;
+        char **nn = realloc(*names, (size_t)(n + 1) * sizeof *nn);
+        if (!nn) break;
+        *names = nn;
+        (*names)[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) /* zero-padded steps: name order is step order */
+        for (int j = i + 1; j < n; j++)
+            if (strcmp((*names)[j], (*names)[i]) > 0) {
+                char *t = (*names)[i];
+                (*names)[i] = (*names)[j];
+                (*names)[j] = t;
+            }
+    return n;
+}
+
+static void free_names(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+int train_find_checkpoint(const char *run_dir, char *path, size_t len, char *err, size_t errlen) {
+    char **names;
+    int n = list_checkpoints(run_dir, &names), rc = -1;
+    for (int i = 0; i < n && rc; i++) {
+        char why[1400];
+        snprintf(path, len, "%s/%s", run_dir, names[i]);
+        rc = ckpt_verify(path, why, sizeof why);
+        if (rc) fprintf(stderr, "warning: skipping %s\n", why);
+    }
+    free_names(names, n);
+    if (rc) snprintf(err, errlen, "%s: no valid checkpoint (ckpt_*.bin) to resume from", run_dir);
+    return rc;
+}
+
+/* --keep K: remove all but the newest K checkpoints */
+static void prune_checkpoints(const char *dir, int keep) {
+    char **names, path[1200];
+    int n = list_checkpoints(dir, &names);
+    for (int i = keep; keep > 0 && i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    free_names(names, n);
+}
+
+/* On resume: keep the log's lines up to the checkpoint's step, so the log
+ * reads as one run. */
+static int trim_log(const char *path, long step, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    atomic_file out;
+    if (atomic_open(&out, path, err, errlen)) { fclose(f); return -1; }
+    char line[4096];
+    int bad = 0;
+    while (!bad && fgets(line, sizeof line, f)) {
+        long s;
+        if (sscanf(line, "{\"step\":%ld", &s) == 1 && s <= step && strchr(line, '\n'))
+            bad = atomic_write(&out, line, strlen(line));
+    }
+    fclose(f);
+    return atomic_commit(&out, bad, err, errlen);
+}
+
+/* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. */
+static volatile sig_atomic_t stop_requested;
+static void on_stop_signal(int sig) { stop_requested = sig; }
+
 int train_run(const model_config *mc, const train_config *tc, train_result *res, char *err,
               size_t errlen) {
     int rc = -1;
@@ -275,6 +380,8 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     trainer *tr = NULL;
     int32_t *inp = NULL, *tgt = NULL;
     FILE *log = NULL;
+    struct sigaction old_int, old_term;
+    int handlers = 0;
     char path[1200];
 
     if (tc->threads) kernels_set_threads(tc->threads);
@@ -316,6 +423,29 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     }
     tr = trainer_create(m, tc, err, errlen);
     if (!tr) goto done;
+    long start = 0;
+    rng_t data_rng;
+    rng_seed(&data_rng, tc->seed, 0xda7a);
+    if (tc->resume_from[0]) {
+        ckpt_extra x;
+        if (ckpt_load(tc->resume_from, m, &x, err, errlen)) goto done;
+        if (strcmp(x.optim, rule->name) || x.n_state != rule->n_state) {
+            snprintf(err, errlen, "%s: optimizer state is %s, but this run uses %s", tc->resume_from,
+                     x.optim, rule->name);
+            free(x.state);
+            goto done;
+        }
+        if (x.n_state) memcpy(trainer_state(tr), x.state, (size_t)x.n_state * np * sizeof(real));
+        free(x.state);
+        start = x.step;
+        data_rng = x.data_rng;
+        trainer_set_steps_done(tr, start);
+        if (start >= tc->steps) {
+            snprintf(err, errlen, "%s: already at step %ld of %ld (raise --steps to continue)",
+                     tc->resume_from, start, tc->steps);
+            goto done;
+        }
+    }
     inp = malloc((size_t)B * T * tc->grad_accum * sizeof *inp);
     tgt = malloc((size_t)B * T * tc->grad_accum * sizeof *tgt);
     if (!inp || !tgt) { snprintf(err, errlen, "out of memory"); goto done; }
@@ -334,7 +464,8 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             goto done;
     }
     snprintf(path, sizeof path, "%s/log.jsonl", tc->out_dir);
-    log = fopen(path, "w");
+    if (start && trim_log(path, start, err, errlen)) goto done;
+    log = fopen(path, start ? "a" : "w");
     if (!log) { snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno)); goto done; }
 
     long tokens_per_step = (long)B * T * tc->grad_accum;
@@ -350,11 +481,16 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         fflush(stdout);
     }
 
-    rng_t data_rng;
-    rng_seed(&data_rng, tc->seed, 0xda7a);
+    if (start && !tc->quiet) printf("resuming from %s at step %ld\n", tc->resume_from, start);
+    stop_requested = 0;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    handlers = 1;
     double t_start = now_sec(), t_int = t_start, last_val = NAN, loss = NAN;
     long tok_int = 0;
-    for (long step = 0; step < tc->steps; step++) {
+    for (long step = start; step < tc->steps; step++) {
         double t0 = now_sec();
         for (int mi = 0; mi < tc->grad_accum; mi++)
             dataset_sample(&train, &data_rng, B, T, inp + (size_t)mi * B * T, tgt + (size_t)mi * B * T);
@@ -364,7 +500,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         loss = ce;
         double ms = (now_sec() - t0) * 1e3;
         tok_int += tokens_per_step;
-        int last = step + 1 == tc->steps;
+        int stopping = stop_requested != 0, last = step + 1 == tc->steps;
         int do_val = have_val && ((tc->val_every && (step + 1) % tc->val_every == 0) || last);
         if (do_val) last_val = evaluate(m, &val, B, T, tc->val_batches, inp, tgt);
         fprintf(log,
@@ -376,7 +512,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         fflush(log);
         if (!tc->quiet && ((step + 1) % tc->log_every == 0 || last || step == 0 || do_val)) {
             double now = now_sec(), el = now - t_int;
-            double eta = (now - t_start) / (step + 1) * (tc->steps - step - 1);
+            double eta = (now - t_start) / (step + 1 - start) * (tc->steps - step - 1);
             char etas[32], vals[32] = "";
             fmt_duration(etas, sizeof etas, eta);
             if (do_val) snprintf(vals, sizeof vals, " | val %.4f", last_val);
@@ -387,7 +523,8 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             t_int = now;
             tok_int = 0;
         }
-        if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || (last && tc->ckpt_final)) {
+        if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || (last && tc->ckpt_final) ||
+            stopping) {
             ckpt_extra x = {0};
             x.step = step + 1;
             x.data_rng = data_rng;
@@ -397,16 +534,28 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             snprintf(x.train_json, sizeof x.train_json, "%s", trj);
             snprintf(path, sizeof path, "%s/ckpt_%08ld.bin", tc->out_dir, step + 1);
             if (ckpt_save(path, m, &x, err, errlen)) goto done;
+            prune_checkpoints(tc->out_dir, tc->keep);
             if (last && !tc->quiet) printf("checkpoint: %s\n", path);
+        }
+        if (stopping && !last) {
+            fprintf(stderr, "wesar: %s received: stopped after step %ld, checkpoint %s\n"
+                            "resume with: wesar train --resume %s\n",
+                    stop_requested == SIGINT ? "SIGINT" : "SIGTERM", step + 1, path, tc->out_dir);
+            loss = ce;
+            break;
         }
     }
     if (res) {
-        res->steps_done = tc->steps;
+        res->steps_done = trainer_steps_done(tr);
         res->final_loss = loss;
         res->final_val_loss = last_val;
     }
     rc = 0;
 done:
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
     if (log) fclose(log);
     free(inp);
     free(tgt);

@@ -20,6 +20,8 @@ typedef struct {
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, grad_clip, zloss;
     int log_every, val_every, val_batches, ckpt_every;
     int ckpt_final;        /* 1: write a checkpoint after the last step */
+    int keep;              /* keep the newest K checkpoints (0 = all) */
+    char resume_from[1024];/* checkpoint to continue from (see train_find_checkpoint) */
     uint64_t seed;
     int threads;           /* 0 = all cores */
     int quiet;
@@ -51,6 +53,7 @@ void trainer_free(trainer *t);
 int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
                  char *err, size_t errlen);
 long trainer_steps_done(const trainer *t);
+void trainer_set_steps_done(trainer *t, long step);
 real *trainer_state(trainer *t);
 
 typedef struct {
@@ -58,6 +61,10 @@ typedef struct {
     double final_loss;     /* last training loss (CE) */
     double final_val_loss; /* last validation loss, NAN if none */
 } train_result;
+
+/* The newest checkpoint in run_dir that loads cleanly (its checksum is
+ * verified); damaged ones are reported on stderr and skipped. */
+int train_find_checkpoint(const char *run_dir, char *path, size_t len, char *err, size_t errlen);
 
 /* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl, config.json,
  * ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */
