@@ -35,6 +35,7 @@ CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 .PHONY: all test test-fast clean
 .PRECIOUS: build/%.o
+.SECONDARY: $(foreach v,$(VARIANTS),$(addprefix build/$(v)/obj/tests/,$(addsuffix .o,$(TESTS) test_grad)))
 all: build/release/wesar
 
 define variant

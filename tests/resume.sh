@@ -13,28 +13,30 @@ r = random.Random(3)
 print("\n".join(" ".join(r.choice("abcde fghij klmno".split()) for _ in range(9)) for _ in range(3000)))
 ' > "$WORK/c.txt"
 "$W" prepare "$WORK/c.txt" "$WORK/data" --quiet || fail prepare
-ARGS=(--d-model 64 --n-layers 2 --n-heads 4 --seq-len 32 --batch-size 4 --steps 40 --warmup 5
+ARGS=(--d-model 64 --n-layers 2 --n-heads 4 --seq-len 64 --batch-size 8 --steps 40 --warmup 5
       --ckpt-every 4 --keep 2 --threads 2 --val-every 10 --val-batches 2 --reparam wesar --quiet)
 "$W" train "${ARGS[@]}" --data "$WORK/data" --out "$WORK/a" || fail "reference run"
+# kill -9 after a random number of logged steps (not a random time, so the test
+# bites however fast the machine is); the kill lands mid-step or mid-checkpoint
+lines() { cat "$WORK/b/log.jsonl" 2> /dev/null | wc -l; }
 "$W" train "${ARGS[@]}" --data "$WORK/data" --out "$WORK/b" &
 pid=$!
-kills=0
-while :; do
-    sleep "0.$((RANDOM % 9 + 1))"
-    if ! kill -0 $pid 2> /dev/null; then  # it ended by itself: done, or a real error
-        wait $pid && break
-        fail "a run ended with an error"
-    fi
-    kill -9 $pid 2> /dev/null && kills=$((kills + 1))
+kills=0 target=0
+while [ $kills -lt 6 ]; do
+    target=$((target + RANDOM % 6 + 2))
+    while kill -0 $pid 2> /dev/null && [ "$(lines)" -lt $target ]; do sleep 0.002; done
+    kill -9 $pid 2> /dev/null || break  # it finished first
     wait $pid 2> /dev/null
+    kills=$((kills + 1))
     if ls "$WORK/b"/ckpt_*.bin > /dev/null 2>&1; then
         "$W" train --resume "$WORK/b" --quiet &
     else
         "$W" train "${ARGS[@]}" --data "$WORK/data" --out "$WORK/b" &
     fi
     pid=$!
-    [ $kills -ge 6 ] && { wait $pid || fail "final resume"; break; }
 done
+wait $pid || fail "the last resumed run failed"
+[ $kills -ge 3 ] || fail "only $kills kills landed before the run finished"
 echo "killed $kills times"
 [ "$(ls "$WORK/b" | grep -c '^ckpt_.*\.bin$')" = 2 ] || fail "--keep 2 kept $(ls "$WORK/b")"
 cmp <(cut -d, -f1-3 "$WORK/a/log.jsonl") <(cut -d, -f1-3 "$WORK/b/log.jsonl") || fail "loss curves differ"
@@ -53,7 +55,7 @@ echo "resume: bit-identical after $kills kills"
 rm -rf "$WORK/b"
 "$W" train "${ARGS[@]}" --ckpt-every 0 --data "$WORK/data" --out "$WORK/b" 2> "$WORK/err" &
 pid=$!
-sleep 1
+while [ "$(lines)" -lt 10 ]; do sleep 0.002; done
 kill -TERM $pid
 wait $pid || fail "SIGTERM: exit status $?"
 grep -q "resume with: wesar train --resume $WORK/b" "$WORK/err" || fail "SIGTERM message: $(cat "$WORK/err")"
