@@ -25,7 +25,7 @@ typedef struct {
 struct model {
     model_config cfg;
     const reparam_rule *rule;
-    double *fixed;             /* per tensor: constant multiplier set by init */
+    double *fixed;             /* per tensor: constant multiplier (rule->fixed, from the config) */
     real *eff;                 /* materialised effective matrices (rule->materialize) */
     const real **mat;          /* per tensor: what the products read (W or eff) */
     int n_tensors;
@@ -58,7 +58,7 @@ static int add_tensor(model *m, tensor_kind kind, int layer, int rows, int cols)
     t->is_matrix = kind != K_ATTN_NORM && kind != K_MLP_NORM && kind != K_FINAL_NORM &&
                    kind != K_GATE && kind != K_BUFFER;
     t->trainable = kind != K_BUFFER;
-    t->gate = t->aux = t->parent = -1;
+    t->gate = t->aux = -1;
     t->numel = (size_t)rows * cols;
     t->offset = m->n_params;
     m->n_params += t->numel;
@@ -119,7 +119,6 @@ model *model_create(const model_config *cfg, char *err, size_t errlen) {
         if (ng) {
             int g = add_tensor(m, K_GATE, m->tensors[i].layer, 1, ng);
             name_child(m, g, i, m->rule->gate_name);
-            m->tensors[g].parent = i;
             m->tensors[i].gate = g;
         }
         if (ng && m->rule->power_iteration) {
@@ -129,7 +128,6 @@ model *model_create(const model_config *cfg, char *err, size_t errlen) {
             name_child(m, u, i, "u");
             name_child(m, v, i, "v");
             name_child(m, sg, i, "sigma");
-            m->tensors[u].parent = m->tensors[v].parent = m->tensors[sg].parent = i;
             m->tensors[i].aux = u;
         }
     }

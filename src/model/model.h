@@ -36,7 +36,6 @@ typedef struct tensor_info {
     int is_matrix;    /* matrices get weight decay and a reparameterization */
     int trainable;    /* 0 for buffers: the optimizer leaves them alone */
     int gate, aux;    /* matrices: index of the gate tensor and of u (v, sigma follow), or -1 */
-    int parent;       /* gates and buffers: their matrix, else -1 */
     size_t offset, numel;
 } tensor_info;
 

@@ -24,15 +24,9 @@ static void residual_init(reparam_view *v, double target, double base, double si
     none_init(v, target, base / (v->t->kind == K_EMBED ? 1 : *v->fixed), sigma, r);
 }
 
-static void fixed_effective(reparam_view *v) { *v->scale = (real)*v->fixed; }
-
-static void fixed_grad(reparam_view *v) {
-    if (*v->scale != 1) scale_inplace(v->G, *v->scale, v->t->numel);
-}
-
 const reparam_rule reparam_none = {
     "none", "plain matrices; the embedding output is scaled to std 1 by a constant",
-    0, NULL, no_gate, 0, 0, fixed_embed, none_init, fixed_effective, fixed_grad, NULL};
+    0, NULL, no_gate, 0, 0, fixed_embed, none_init, effective_fixed, grad_fixed, NULL};
 
 /* The merged form every method exports to: W_eff = W, nothing else. */
 static void plain_init(reparam_view *v, double target, double base, double sigma, rng_t *r) {
@@ -42,8 +36,8 @@ static void plain_init(reparam_view *v, double target, double base, double sigma
 
 const reparam_rule reparam_plain = {
     "plain", "plain weights as exported: W_eff = W everywhere, no embedding scale",
-    0, NULL, no_gate, 0, 0, fixed_one, plain_init, fixed_effective, fixed_grad, NULL};
+    0, NULL, no_gate, 0, 0, fixed_one, plain_init, effective_fixed, grad_fixed, NULL};
 
 const reparam_rule reparam_residual = {
     "residual", "Residual Scaling: fixed 1/sqrt(2N) on both sublayers' outputs (W_o, W_d)",
-    0, NULL, no_gate, 0, 0, residual_fixed, residual_init, fixed_effective, fixed_grad, NULL};
+    0, NULL, no_gate, 0, 0, residual_fixed, residual_init, effective_fixed, grad_fixed, NULL};

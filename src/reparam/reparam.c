@@ -57,6 +57,12 @@ double fixed_embed(const tensor_info *t, double base, int n_layers) {
     return t->kind == K_EMBED ? 1.0 / base : 1.0;
 }
 
+void effective_fixed(reparam_view *v) { *v->scale = (real)*v->fixed; }
+
+void grad_fixed(reparam_view *v) {
+    if (*v->scale != 1) scale_inplace(v->G, *v->scale, v->t->numel);
+}
+
 void merge_effective(const reparam_view *v, real *out) {
     const real *src = v->eff ? v->eff : v->W;
     for (size_t i = 0; i < v->t->numel; i++) out[i] = *v->scale * src[i];

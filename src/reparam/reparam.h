@@ -66,6 +66,9 @@ double init_std(init_scheme s, const model_config *c, int kind);
 void fill_normal(real *x, size_t n, double std, rng_t *r);
 double dot_real(const real *a, const real *b, size_t n);
 void merge_effective(const reparam_view *v, real *out);  /* out = scale * (eff or W) */
+/* W_eff = fixed * W: scale = fixed; dL/dW = fixed * G */
+void effective_fixed(reparam_view *v);
+void grad_fixed(reparam_view *v);
 double fixed_one(const struct tensor_info *t, double base, int n_layers);   /* 1 */
 double fixed_embed(const struct tensor_info *t, double base, int n_layers); /* 1/base on W_e */
 #endif

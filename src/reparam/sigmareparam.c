@@ -61,17 +61,14 @@ static void sr_init(reparam_view *v, double target, double base, double sigma, r
 }
 
 static void sr_effective(reparam_view *v) {
-    if (!v->gate) { *v->scale = (real)*v->fixed; return; }
+    if (!v->gate) { effective_fixed(v); return; } /* the embedding */
     *v->scale = *v->gate / *v->s;
 }
 
 /* s is a constant: dL/dW = (alpha/s) G,  dL/dalpha = <G, W>/s */
 static void sr_grad(reparam_view *v) {
     size_t n = v->t->numel;
-    if (!v->gate) {
-        if (*v->scale != 1) scale_inplace(v->G, *v->scale, n);
-        return;
-    }
+    if (!v->gate) { grad_fixed(v); return; }
     *v->dgate += (real)(dot_real(v->G, v->W, n) / *v->s);
     scale_inplace(v->G, *v->scale, n);
 }

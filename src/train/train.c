@@ -134,7 +134,6 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
         t->seed = (uint64_t)s;
         return 0;
     }
-    if (!strcmp(k, "resume_from")) return p_str(k, v, t->resume_from, sizeof t->resume_from, err, n);
     return 1;
 }
 
@@ -293,6 +292,11 @@ static double evaluate(model *m, const dataset *val, int B, int T, int n_batches
     return rows ? sum / rows : NAN;
 }
 
+/* zero-padded steps: reverse name order is newest first */
+static int newest_first(const void *a, const void *b) {
+    return strcmp(*(char *const *)b, *(char *const *)a);
+}
+
 /* ckpt_XXXXXXXX.bin names in dir, newest (highest step) first */
 static int list_checkpoints(const char *dir, char ***names) {
     DIR *d = opendir(dir);
@@ -309,13 +313,7 @@ static int list_checkpoints(const char *dir, char ***names) {
         (*names)[n++] = strdup(e->d_name);
     }
     closedir(d);
-    for (int i = 0; i < n; i++) /* zero-padded steps: name order is step order */
-        for (int j = i + 1; j < n; j++)
-            if (strcmp((*names)[j], (*names)[i]) > 0) {
-                char *t = (*names)[i];
-                (*names)[i] = (*names)[j];
-                (*names)[j] = t;
-            }
+    qsort(*names, (size_t)n, sizeof **names, newest_first);
     return n;
 }
 
@@ -541,7 +539,6 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             fprintf(stderr, "wesar: %s received: stopped after step %ld, checkpoint %s\n"
                             "resume with: wesar train --resume %s\n",
                     stop_requested == SIGINT ? "SIGINT" : "SIGTERM", step + 1, path, tc->out_dir);
-            loss = ce;
             break;
         }
     }
