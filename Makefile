@@ -33,7 +33,7 @@ CFLAGS_fp64 := -O2 -DWESAR_FP64
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
-.PHONY: all test test-fast clean
+.PHONY: all test test-fast fuzz clean
 .PRECIOUS: build/%.o
 .SECONDARY: $(foreach v,$(VARIANTS),$(addprefix build/$(v)/obj/tests/,$(addsuffix .o,$(TESTS) test_grad)))
 all: build/release/wesar
@@ -55,15 +55,30 @@ build/$(1)/%: build/$(1)/obj/tests/%.o build/$(1)/libwesar.a
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
 
+# libFuzzer targets (clang): the library again, instrumented, without OpenMP
+FUZZ_CC ?= clang
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(BLAS_CFLAGS) -g -O1 \
+               -fsanitize=address,undefined -fno-sanitize-recover=all
+build/fuzz/obj/%.o: src/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/libwesar.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRC))
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/%: fuzz/%.c fuzz/fuzz_common.h build/fuzz/libwesar.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libwesar.a -o $@ $(BLAS_LIBS) -lcjson -lm
+fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+
 build/wesar: build/release/wesar
 	ln -sf release/wesar $@
 
 test: build/release/wesar build/fp64/test_grad $(addprefix build/release/,$(TESTS)) \
-      build/asan/wesar $(addprefix build/asan/,$(TESTS))
+      build/asan/wesar $(addprefix build/asan/,$(TESTS)) $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	tests/run.sh
 
 test-fast: build/release/wesar build/fp64/test_grad $(addprefix build/release/,$(TESTS))
-	WESAR_SKIP_ASAN=1 WESAR_SKIP_LONG=1 tests/run.sh
+	WESAR_SKIP_ASAN=1 WESAR_SKIP_LONG=1 WESAR_SKIP_FUZZ=1 tests/run.sh
 
 clean:
 	rm -rf build

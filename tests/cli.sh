@@ -4,16 +4,7 @@
 set -u
 W=$1 WORK=$2
 rm -rf "$WORK" && mkdir -p "$WORK"
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-# expect_fail NEEDLE CMD...: non-zero exit and NEEDLE in stderr
-expect_fail() {
-    local needle=$1; shift
-    if "$@" > "$WORK/o" 2> "$WORK/e"; then fail "succeeded: $*"; return; fi
-    grep -qF -- "$needle" "$WORK/e" || fail "'$*': stderr lacks '$needle': $(cat "$WORK/e")"
-    [ "$(wc -l < "$WORK/e")" -le 3 ] || fail "'$*': more than a short error: $(cat "$WORK/e")"
-}
-expect_ok() { "$@" > "$WORK/o" 2> "$WORK/e" || fail "'$*' failed: $(cat "$WORK/e")"; }
+source "$(dirname "$0")/common.sh"
 PY=python3
 
 expect_ok "$W" --help

@@ -2,6 +2,7 @@
 # tests/run.sh - the whole test suite.  Ends with the line "N passed, N failed".
 #   WESAR_SKIP_LONG=1  skip the full tiny-preset training run (about 4 minutes)
 #   WESAR_SKIP_ASAN=1  skip the AddressSanitizer/UBSan pass
+#   WESAR_SKIP_FUZZ=1  skip the libFuzzer runs; WESAR_FUZZ_SECONDS=N per target (30)
 #   WESAR_DATA=DIR     where the shared data lives (default ../shared/data)
 set -u
 cd "$(dirname "$0")/.."
@@ -58,11 +59,18 @@ suite() {
         skip "$B/torch-ref" "python3-torch is not installed"
     fi
     run "$B/cli" tests/cli.sh build/$B/wesar "$WORK/cli_$B" "$DATA"
+    run "$B/faults: rollback, disk full, damaged input" tests/faults.sh build/$B/wesar "$WORK/faults_$B"
 }
 
 run "fp64/finite-differences" build/fp64/test_grad
 suite release
 run "release/resume after SIGKILL and SIGTERM" tests/resume.sh build/release/wesar "$WORK/resume"
+if [ "${WESAR_SKIP_FUZZ:-0}" = 1 ]; then
+    skip "fuzz" "WESAR_SKIP_FUZZ=1"
+else
+    run "fuzz: every parser, ${WESAR_FUZZ_SECONDS:-30}s each, ASan/UBSan" tests/fuzz.sh "$WORK/fuzz"
+    cat "$WORK/out.txt"
+fi
 if [ "${WESAR_SKIP_ASAN:-0}" = 1 ]; then
     skip "asan" "WESAR_SKIP_ASAN=1"
 else

@@ -68,7 +68,7 @@ static int nan_detection(void) {
     for (int i = 0; i < model_num_tensors(m); i++)
         if (!strcmp(model_tensor(m, i)->name, "layers.1.mlp.W_d")) wd = model_tensor(m, i);
     model_params(m)[wd->offset + 3] = NAN;
-    ok &= trainer_step(tr, tok, tgt, 8, &st, err, sizeof err) == -1 && strstr(err, "step 2") &&
+    ok &= trainer_step(tr, tok, tgt, 8, &st, err, sizeof err) == TRAIN_NONFINITE && strstr(err, "step 2") &&
           strstr(err, "loss is nan");
     printf("%s NaN loss reported: %s\n", ok ? "ok  " : "FAIL", err);
     /* The gradient path: a final-norm gain of 1e30 keeps the loss finite
@@ -79,7 +79,7 @@ static int nan_detection(void) {
     for (int i = 0; i < model_num_tensors(m); i++)
         if (!strcmp(model_tensor(m, i)->name, "final_norm.g")) g = model_tensor(m, i);
     model_params(m)[g->offset] = 1e30f;
-    int ok2 = trainer_step(tr, tok, tgt, 8, &st, err, sizeof err) == -1 &&
+    int ok2 = trainer_step(tr, tok, tgt, 8, &st, err, sizeof err) == TRAIN_NONFINITE &&
               strstr(err, "step 2: non-finite gradient in embed.W_e");
     printf("%s non-finite gradient reported: %s\n", ok2 ? "ok  " : "FAIL", err);
     trainer_free(tr);

@@ -1,6 +1,7 @@
 /* test_units.c - config, shards, datasets, schedule, init, checkpoints,
  * tokenizer and prepare, each against closed-form or hand-made expectations. */
 #include "check.h"
+#include "train/spike.h"
 #include "ckpt/ckpt.h"
 #include "data/prepare.h"
 #include "data/shard.h"
@@ -302,6 +303,39 @@ static void test_prepare(void) {
     CHECK_ERR_HAS(err, "missing.txt");
 }
 
+/* The spike detector: a steadily falling loss with 0.01 of noise.  Its trend
+ * predicts about 2.0 for the next step with a residual std of about 0.01, so
+ * 2.05 is noise and 2.1 a spike at k = 6; a plain mean + k std rule over the
+ * same window (mean 2.95, std 0.59) would miss both. */
+static void test_spike(void) {
+    spike_detector d;
+    spike_init(&d, 20, 6);
+    int flagged = 0;
+    for (int i = 0; i < 30; i++) flagged += spike_observe(&d, 5 - 0.1 * i + 0.01 * (i % 2 ? 1 : -1));
+    CHECK(flagged == 0, "a smooth descent flagged %d times", flagged);
+    spike_detector copy = d;
+    CHECK(!spike_observe(&d, 2.05), "2.05 flagged (trend %g, std %g)", d.mean, d.std);
+    CHECK(fabs(d.mean - 2.0) < 0.02 && fabs(d.std - 0.0105) < 0.002, "trend %g std %g", d.mean, d.std);
+    d = copy;
+    CHECK(spike_observe(&d, 2.1), "2.1 not flagged (trend %g, std %g)", d.mean, d.std);
+    CHECK(spike_observe(&d, NAN) && d.events == 1 && d.run == 2, "NaN: events %ld run %d", d.events, d.run);
+    /* state round-trips exactly through JSON */
+    char a[8192], b[8192];
+    spike_to_json(&d, a, sizeof a);
+    spike_detector e;
+    CHECK(!spike_from_json(&e, a), "from_json rejected its own state");
+    spike_to_json(&e, b, sizeof b);
+    CHECK(!strcmp(a, b) && !memcmp(e.hist, d.hist, sizeof d.hist), "round trip differs");
+    CHECK(spike_from_json(&e, "{\"window\":20,\"k\":6,\"n\":2,\"head\":5,\"run\":0,\"events\":0,\"hist\":[1,2]}"),
+          "inconsistent state accepted");
+    /* `window` spikes in a row become the new level */
+    spike_init(&d, 20, 6);
+    for (int i = 0; i < 25; i++) spike_observe(&d, 2 + 0.01 * (i % 3));
+    int in_row = 0;
+    while (spike_observe(&d, 8.0) && in_row < 100) in_row++;
+    CHECK(in_row == 20, "new level after %d spikes, expected 20", in_row);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/wesar_units_%d", (int)getpid());
     char err[256];
@@ -313,6 +347,7 @@ int main(void) {
     test_init();
     test_ckpt();
     test_prepare();
+    test_spike();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) return 1;

@@ -40,6 +40,9 @@ int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t
     }
     cJSON *tj = cJSON_Parse(x->train_json[0] ? x->train_json : "{}");
     cJSON_AddItemToObject(h, "train", tj ? tj : cJSON_CreateObject());
+    /* kept as a string: its numbers must come back bit for bit, and cJSON
+     * prints numbers with only as many digits as it deems enough */
+    if (x->run_json[0]) cJSON_AddStringToObject(h, "run", x->run_json);
     char *hs = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     if (!hs) { snprintf(err, errlen, "out of memory"); return -1; }
@@ -101,7 +104,7 @@ static int open_header(reader *r, const char *path, char *err, size_t errlen) {
     r->header = cJSON_Parse(hs);
     free(hs);
     if (!cJSON_IsObject(r->header)) {
-        snprintf(err, errlen, "%s: corrupt header (invalid JSON)", path);
+        snprintf(err, errlen, "%s: corrupt header (not a JSON object)", path);
         return -1;
     }
     return 0;
@@ -120,20 +123,60 @@ static int header_config(reader *r, const char *path, model_config *cfg, char *e
         char val[64], msg[200];
         if (cJSON_IsString(it)) snprintf(val, sizeof val, "%s", it->valuestring);
         else if (cJSON_IsNumber(it)) snprintf(val, sizeof val, "%.17g", it->valuedouble);
-        else { snprintf(err, errlen, "%s: header field model.%s: bad type", path, it->string); return -1; }
+        else {
+            snprintf(err, errlen, "%s: header field model.%s: bad type", path, it->string);
+            err_printable(err);
+            return -1;
+        }
         if (config_set(cfg, it->string, val, msg, sizeof msg)) {
             snprintf(err, errlen, "%s: header field model.%s: %s", path, it->string, msg);
+            err_printable(err);
             return -1;
         }
     }
     return config_finish(cfg, err, errlen);
 }
 
+static double num_field(cJSON *h, const char *k) {
+    cJSON *v = cJSON_GetObjectItem(h, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* The header's sizes must account for the file exactly: this bounds what a
+ * reader allocates by the file's own size, whatever the header claims. */
+static int check_sizes(reader *r, const char *path, char *err, size_t errlen) {
+    double np = num_field(r->header, "n_params"), nt = num_field(r->header, "n_tensors"),
+           ns = num_field(r->header, "n_state");
+    if (!(np >= 1 && np <= 1e15 && nt >= 1 && nt <= 1e6 && ns >= 0 && ns <= 8) ||
+        np != (double)(size_t)np || nt != (int)nt || ns != (int)ns) {
+        snprintf(err, errlen, "%s: header fields n_params/n_tensors/n_state missing or invalid", path);
+        return -1;
+    }
+    double want = (double)ftell(r->f) + 4 * (np + nt + ns * np) + 4;
+    if (want != (double)r->size) {
+        snprintf(err, errlen, "%s: file is %ld bytes, expected %.0f from its header (truncated?)",
+                 path, r->size, want);
+        return -1;
+    }
+    return 0;
+}
+
 int ckpt_read_config(const char *path, model_config *cfg, char *train_json, size_t tjlen,
                      char *err, size_t errlen) {
     reader r;
     int rc = open_header(&r, path, err, errlen);
+    if (!rc) rc = check_sizes(&r, path, err, errlen);
     if (!rc) rc = header_config(&r, path, cfg, err, errlen);
+    if (!rc) {  /* the config must describe the tensors the file holds */
+        model *m = model_create(cfg, err, errlen);
+        if (!m) rc = -1;
+        else if (num_field(r.header, "n_params") != (double)model_num_params(m) ||
+                 num_field(r.header, "n_tensors") != model_num_tensors(m)) {
+            snprintf(err, errlen, "%s: header n_params/n_tensors do not match its model config", path);
+            rc = -1;
+        }
+        model_free(m);
+    }
     if (!rc && train_json) {
         cJSON *tj = cJSON_GetObjectItem(r.header, "train");
         char *ts = cJSON_IsObject(tj) ? cJSON_PrintUnformatted(tj) : NULL;
@@ -175,16 +218,14 @@ static int read_reals(reader *r, real *x, size_t n) {
     return 0;
 }
 
-static double num_field(cJSON *h, const char *k) {
-    cJSON *v = cJSON_GetObjectItem(h, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errlen) {
     reader r;
     model_config cfg;
     memset(x, 0, sizeof *x);
+    /* checksum first: a damaged file never touches the model */
+    if (ckpt_verify(path, err, errlen)) return -1;
     int rc = open_header(&r, path, err, errlen);
+    if (!rc) rc = check_sizes(&r, path, err, errlen);
     if (!rc) rc = header_config(&r, path, &cfg, err, errlen);
     if (rc) { close_reader(&r); return -1; }
     char a[1024], b[1024];
@@ -200,7 +241,7 @@ int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errle
                num_field(r.header, "n_tensors") != model_num_tensors(m)) {
         snprintf(err, errlen, "%s: header n_params/n_tensors do not match the model", path);
         rc = -1;
-    } else if (step < 0 || ns < 0 || ns > 8 || !cJSON_IsString(opt) ||
+    } else if (step < 0 || step > 1e15 || ns < 0 || ns > 8 || !cJSON_IsString(opt) ||
                cJSON_GetArraySize(rngj) != 4) {
         snprintf(err, errlen, "%s: header fields step/n_state/optim/data_rng missing or invalid", path);
         rc = -1;
@@ -214,15 +255,12 @@ int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errle
             x->data_rng.s[i] = cJSON_IsString(e) ? strtoull(e->valuestring, NULL, 10) : 0;
         }
         cJSON *tj = cJSON_GetObjectItem(r.header, "train");
-        char *ts = tj ? cJSON_PrintUnformatted(tj) : NULL;
+        char *ts = cJSON_IsObject(tj) ? cJSON_PrintUnformatted(tj) : NULL;
         if (ts) snprintf(x->train_json, sizeof x->train_json, "%s", ts);
         free(ts);
-        long body = (long)(ftell(r.f) + 4 * (np + model_num_tensors(m) + (size_t)x->n_state * np) + 4);
-        if (body != r.size) {
-            snprintf(err, errlen, "%s: file is %ld bytes, expected %ld from its header (truncated?)",
-                     path, r.size, body);
-            rc = -1;
-        }
+        cJSON *rj = cJSON_GetObjectItem(r.header, "run");
+        if (cJSON_IsString(rj) && strlen(rj->valuestring) < sizeof x->run_json)
+            snprintf(x->run_json, sizeof x->run_json, "%s", rj->valuestring);
     }
     if (!rc && x->n_state) {
         x->state = malloc((size_t)x->n_state * np * sizeof(real));

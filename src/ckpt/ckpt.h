@@ -5,7 +5,9 @@
  *   f32 params[n_params] | f32 scales[n_tensors] | f32 state[n_state*n_params] |
  *   u32 CRC-32 of every byte before it
  * The JSON header holds the model config, the optimizer name, the step, the
- * data RNG and the training config; readers check every size against it.
+ * data RNG, the training config and (optional "run") the loop's own state;
+ * readers check the file size against it before allocating anything and the
+ * checksum before loading anything.
  * Written atomically (fileio.h).
  */
 #ifndef WESAR_CKPT_H
@@ -23,6 +25,7 @@ typedef struct {
     int n_state;
     real *state;            /* n_state * n_params, may be NULL when n_state == 0 */
     char train_json[4096];  /* the training config, for the record */
+    char run_json[32768];   /* optional run state (spike detector, rollbacks), a JSON object */
 } ckpt_extra;
 
 int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t errlen);

@@ -5,6 +5,7 @@
 #include "../model/config.h"
 #include "../model/model.h"
 #include "../train/train.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ static const char *USAGE =
     "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
     "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
     "             log_every val_every val_batches ckpt_every ckpt_final keep seed threads\n"
+    "             on_spike (log|rollback) on_nan (stop|rollback) spike_window spike_k\n"
+    "             max_rollbacks (rollback: to the newest checkpoint before the failed step,\n"
+    "             skipping the batches in between; give up after that many in a row)\n"
     "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
     "(key=value lines or a JSON object); flags override the file, which overrides\n"
     "the preset.  See README.md for every default.\n";
@@ -68,11 +72,13 @@ static int parse_job(job *j, int argc, char **argv, int with_train, char *err, s
     }
     if (resume) {
         char path[1024], tj[4096];
-        if (train_find_checkpoint(resume, path, sizeof path, err, n)) return -1;
+        if (train_find_checkpoint(resume, -1, path, sizeof path, err, n)) return -1;
         if (ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n)) return -1;
         train_defaults(&j->tc, NULL);
         if (config_load_text(&j->mc, tj, path, job_other, j, err, n)) return -1;
         snprintf(j->tc.resume_from, sizeof j->tc.resume_from, "%s", path);
+        /* the run goes on where it is now, even if it was moved since */
+        snprintf(j->tc.out_dir, sizeof j->tc.out_dir, "%s", resume);
     }
     for (int i = 0; i < argc && !resume; i++) {
         if (!strncmp(argv[i], "--preset", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
@@ -138,8 +144,8 @@ static int cmd_train(int argc, char **argv) {
     train_result r;
     if (train_run(&j.mc, &j.tc, &r, err, sizeof err)) return die(err);
     if (!j.tc.quiet)
-        printf("done: %ld steps, final loss %.4f, val loss %.4f\n", r.steps_done, r.final_loss,
-               r.final_val_loss);
+        printf("done: %ld steps, final loss %.4f, val loss %.4f, %ld loss spike(s), %ld rollback(s)\n",
+               r.steps_done, r.final_loss, r.final_val_loss, r.spikes, r.rollbacks);
     return 0;
 }
 
@@ -188,6 +194,8 @@ static int cmd_prepare(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* a file-size limit then fails the write (EFBIG, reported) instead of killing us */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);

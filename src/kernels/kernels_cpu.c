@@ -25,7 +25,7 @@ void openblas_set_num_threads(int);
 
 /* glibc's libmvec has vector erff/expf (within 2 ulp); declaring them SIMD
  * lets the compiler call the AVX-512 versions from `omp simd` loops. */
-#if !defined(WESAR_FP64) && defined(__GLIBC__) && defined(__x86_64__)
+#if !defined(WESAR_FP64) && defined(__GLIBC__) && defined(__x86_64__) && !defined(__clang__)
 extern float erff(float) __attribute__((simd("notinbranch")));
 extern float expf(float) __attribute__((simd("notinbranch")));
 #endif

@@ -1,9 +1,11 @@
 /* config.c - presets, parsing and validation of model_config. */
 #include "config.h"
+#include "../util/fileio.h"
 #include "../reparam/reparam.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +136,7 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
     return rc;
 }
 
-int config_load_text(model_config *cfg, char *text, const char *path, config_other_fn other,
+static int load_text(model_config *cfg, char *text, const char *path, config_other_fn other,
                      void *ctx, char *err, size_t errlen) {
     char msg[256];
     int rc = 0;
@@ -158,7 +160,8 @@ int config_load_text(model_config *cfg, char *text, const char *path, config_oth
                 break;
             }
             /* integers written as 256.0 still parse as integers */
-            if (cJSON_IsNumber(it) && it->valuedouble == (double)(long long)it->valuedouble)
+            if (cJSON_IsNumber(it) && fabs(it->valuedouble) < 9e15 &&
+                it->valuedouble == (double)(long long)it->valuedouble)
                 snprintf(val, sizeof val, "%lld", (long long)it->valuedouble);
             if (set_any(cfg, it->string, val, other, ctx, msg, sizeof msg)) {
                 snprintf(err, errlen, "%s: field %s", path, msg);
@@ -190,6 +193,14 @@ int config_load_text(model_config *cfg, char *text, const char *path, config_oth
     return rc;
 }
 
+/* Errors quote the file's text: keep them one printable line. */
+int config_load_text(model_config *cfg, char *text, const char *path, config_other_fn other,
+                     void *ctx, char *err, size_t errlen) {
+    int rc = load_text(cfg, text, path, other, ctx, err, errlen);
+    if (rc) err_printable(err);
+    return rc;
+}
+
 int config_finish(model_config *c, char *err, size_t errlen) {
     if (c->n_kv_heads == 0) c->n_kv_heads = c->n_heads;
     if (!c->reparam[0]) snprintf(c->reparam, sizeof c->reparam, "none");
@@ -205,6 +216,10 @@ int config_finish(model_config *c, char *err, size_t errlen) {
         return -1;
     }
     if (!c->sigma2) c->sigma2 = rule->default_sigma2;
+    if (c->d_model > (1 << 16)) {  /* before the products below */
+        snprintf(err, errlen, "d_model: expected <= %d, got %d", 1 << 16, c->d_model);
+        return -1;
+    }
     if (c->ffn_dim == 0) {
         if (c->mlp == MLP_GELU) c->ffn_dim = 4 * c->d_model;
         else c->ffn_dim = ((8 * c->d_model / 3) + 63) / 64 * 64; /* Llama: 8d/3, rounded up to 64 */
@@ -221,6 +236,15 @@ int config_finish(model_config *c, char *err, size_t errlen) {
         "n_kv_heads: expected a divisor of n_heads=%d, got %d", c->n_heads, c->n_kv_heads);
     REQ(c->ffn_dim >= 1, "ffn_dim: expected >= 1, got %d", c->ffn_dim);
     REQ(c->seq_len >= 1, "seq_len: expected >= 1, got %d", c->seq_len);
+    /* upper bounds keep every size product far from overflow (and any real model fits) */
+    REQ(c->vocab_size <= (1 << 24), "vocab_size: expected <= %d, got %d", 1 << 24, c->vocab_size);
+    REQ(c->d_model <= (1 << 16), "d_model: expected <= %d, got %d", 1 << 16, c->d_model);
+    REQ(c->n_layers <= 1024, "n_layers: expected <= 1024, got %d", c->n_layers);
+    REQ(c->ffn_dim <= (1 << 20), "ffn_dim: expected <= %d, got %d", 1 << 20, c->ffn_dim);
+    REQ(c->seq_len <= (1 << 20), "seq_len: expected <= %d, got %d", 1 << 20, c->seq_len);
+    REQ(c->rope_theta > 0 && c->rope_theta < 1e30, "rope_theta: expected a positive number, got %g", c->rope_theta);
+    REQ(c->norm_eps > 0 && c->norm_eps < 1, "norm_eps: expected a number in (0, 1), got %g", c->norm_eps);
+    REQ(c->sigma2 >= 0 && c->sigma2 < 1e6, "sigma2: expected a non-negative number, got %g", c->sigma2);
 #undef REQ
     return 0;
 }

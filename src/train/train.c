@@ -7,6 +7,7 @@
 #include "../optim/optim.h"
 #include "../util/fileio.h"
 #include "../util/rng.h"
+#include "spike.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +40,11 @@ void train_defaults(train_config *t, const char *preset) {
     t->val_batches = 20;
     t->ckpt_every = 0;
     t->ckpt_final = 1;
+    t->on_spike = ON_SPIKE_LOG;
+    t->on_nan = ON_NAN_STOP;
+    t->spike_window = 50;  /* long enough for a stable std, short enough to follow the decay */
+    t->spike_k = 6;        /* loss noise is near-Gaussian early on; 6 sigma is never noise */
+    t->max_rollbacks = 3;
     t->seed = 1337;
     if (preset && !strcmp(preset, "tiny")) {
         /* ~3 minutes on 2 cores; reaches about 1.74 nats/byte on tinyshakespeare */
@@ -128,6 +134,23 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     }
     if (!strcmp(k, "threads")) return p_int(k, v, 0, &t->threads, err, n);
     if (!strcmp(k, "keep")) return p_int(k, v, 0, &t->keep, err, n);
+    if (!strcmp(k, "on_spike") || !strcmp(k, "on_nan")) {
+        int sp = k[3] == 's', rb = !strcmp(v, "rollback");
+        if (!rb && strcmp(v, sp ? "log" : "stop")) {
+            snprintf(err, n, "%s: expected %s or rollback, got '%s'", k, sp ? "log" : "stop", v);
+            return -1;
+        }
+        *(sp ? &t->on_spike : &t->on_nan) = rb;
+        return 0;
+    }
+    if (!strcmp(k, "spike_window")) {
+        if (p_int(k, v, SPIKE_MIN_HISTORY, &t->spike_window, err, n)) return -1;
+        if (t->spike_window <= SPIKE_MAX_WINDOW) return 0;
+        snprintf(err, n, "%s: at most %d, got '%s'", k, SPIKE_MAX_WINDOW, v);
+        return -1;
+    }
+    if (!strcmp(k, "spike_k")) return p_dbl(k, v, 0.1, 1e6, &t->spike_k, err, n);
+    if (!strcmp(k, "max_rollbacks")) return p_int(k, v, 1, &t->max_rollbacks, err, n);
     if (!strcmp(k, "seed")) {
         long s;
         if (p_long(k, v, 0, &s, err, n)) return -1;
@@ -162,6 +185,11 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "ckpt_every", t->ckpt_every);
     cJSON_AddNumberToObject(j, "ckpt_final", t->ckpt_final);
     cJSON_AddNumberToObject(j, "keep", t->keep);
+    cJSON_AddStringToObject(j, "on_spike", t->on_spike == ON_SPIKE_ROLLBACK ? "rollback" : "log");
+    cJSON_AddStringToObject(j, "on_nan", t->on_nan == ON_NAN_ROLLBACK ? "rollback" : "stop");
+    cJSON_AddNumberToObject(j, "spike_window", t->spike_window);
+    cJSON_AddNumberToObject(j, "spike_k", t->spike_k);
+    cJSON_AddNumberToObject(j, "max_rollbacks", t->max_rollbacks);
     cJSON_AddNumberToObject(j, "seed", (double)t->seed);
     cJSON_AddNumberToObject(j, "threads", t->threads);
     char *text = cJSON_PrintUnformatted(j);
@@ -247,7 +275,7 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
     st->z_loss = tc->zloss * z;
     if (!isfinite(ce) || !isfinite(z)) {
         snprintf(err, errlen, "step %ld: loss is %g (z_loss %g): training diverged", step + 1, ce, z);
-        return -1;
+        return TRAIN_NONFINITE;
     }
     double ss = 0;
     for (int i = 0; i < nt; i++) {
@@ -255,7 +283,7 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
         double s = sumsq(grads + ti->offset, ti->numel);
         if (!isfinite(s)) {
             snprintf(err, errlen, "step %ld: non-finite gradient in %s", step + 1, ti->name);
-            return -1;
+            return TRAIN_NONFINITE;
         }
         ss += s;
     }
@@ -322,11 +350,13 @@ static void free_names(char **names, int n) {
     free(names);
 }
 
-int train_find_checkpoint(const char *run_dir, char *path, size_t len, char *err, size_t errlen) {
+int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t len, char *err,
+                          size_t errlen) {
     char **names;
     int n = list_checkpoints(run_dir, &names), rc = -1;
     for (int i = 0; i < n && rc; i++) {
         char why[1400];
+        if (max_step >= 0 && atol(names[i] + 5) > max_step) continue;
         snprintf(path, len, "%s/%s", run_dir, names[i]);
         rc = ckpt_verify(path, why, sizeof why);
         if (rc) fprintf(stderr, "warning: skipping %s\n", why);
@@ -334,6 +364,18 @@ int train_find_checkpoint(const char *run_dir, char *path, size_t len, char *err
     free_names(names, n);
     if (rc) snprintf(err, errlen, "%s: no valid checkpoint (ckpt_*.bin) to resume from", run_dir);
     return rc;
+}
+
+/* a rollback to step `to` abandons the checkpoints after it */
+static void remove_checkpoints_after(const char *dir, long to) {
+    char **names, path[1200];
+    int n = list_checkpoints(dir, &names);
+    for (int i = 0; i < n; i++) {
+        if (atol(names[i] + 5) <= to) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    free_names(names, n);
 }
 
 /* --keep K: remove all but the newest K checkpoints */
@@ -347,9 +389,10 @@ static void prune_checkpoints(const char *dir, int keep) {
     free_names(names, n);
 }
 
-/* On resume: keep the log's lines up to the checkpoint's step, so the log
- * reads as one run. */
-static int trim_log(const char *path, long step, char *err, size_t errlen) {
+/* Keeps the log's lines up to a step, so that the log reads as one run after
+ * a resume or a rollback: every step once, in order.  keep_events: rollback
+ * event lines stay whatever their step (on resume they are redone). */
+static int trim_log(const char *path, long step, int keep_events, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
     atomic_file out;
@@ -358,11 +401,182 @@ static int trim_log(const char *path, long step, char *err, size_t errlen) {
     int bad = 0;
     while (!bad && fgets(line, sizeof line, f)) {
         long s;
-        if (sscanf(line, "{\"step\":%ld", &s) == 1 && s <= step && strchr(line, '\n'))
+        if (sscanf(line, "{\"step\":%ld", &s) == 1 && strchr(line, '\n') &&
+            (s <= step || (keep_events && strstr(line, "\"event\":"))))
             bad = atomic_write(&out, line, strlen(line));
     }
     fclose(f);
     return atomic_commit(&out, bad, err, errlen);
+}
+
+/* The loop's own state, saved in each checkpoint's "run" object so that a
+ * resumed run makes the same spike and rollback decisions. */
+typedef struct {
+    spike_detector spikes;
+    long rollbacks;  /* in total */
+    int in_a_row;    /* rollbacks since training last got past a failure */
+    long horizon;    /* the latest step that failed and was rolled back */
+} run_state;
+
+static void run_state_init(run_state *r, const train_config *tc) {
+    memset(r, 0, sizeof *r);
+    spike_init(&r->spikes, tc->spike_window, tc->spike_k);
+}
+
+static void run_to_json(const run_state *r, char *buf, size_t len) {
+    int n = snprintf(buf, len, "{\"rollbacks\":%ld,\"in_a_row\":%d,\"horizon\":%ld,\"spike\":",
+                     r->rollbacks, r->in_a_row, r->horizon);
+    n += spike_to_json(&r->spikes, buf + n, len - (size_t)n);
+    snprintf(buf + n, len - (size_t)n, "}");
+}
+
+/* A checkpoint without a "run" object (or with another spike window) starts
+ * the detector afresh. */
+static void run_from_json(run_state *r, const char *text, const train_config *tc) {
+    run_state_init(r, tc);
+    cJSON *j = cJSON_Parse(text);
+    cJSON *rb = cJSON_GetObjectItem(j, "rollbacks"), *ia = cJSON_GetObjectItem(j, "in_a_row"),
+          *hz = cJSON_GetObjectItem(j, "horizon");
+    if (cJSON_IsNumber(rb) && cJSON_IsNumber(ia) && cJSON_IsNumber(hz)) {
+        r->rollbacks = (long)rb->valuedouble;
+        r->in_a_row = (int)ia->valuedouble;
+        r->horizon = (long)hz->valuedouble;
+        spike_detector d;
+        if (!spike_from_json_item(&d, cJSON_GetObjectItem(j, "spike")) &&
+            d.window == r->spikes.window) {
+            d.k = tc->spike_k;
+            r->spikes = d;
+        }
+    }
+    cJSON_Delete(j);
+}
+
+/* Everything a training loop carries between steps. */
+typedef struct {
+    const train_config *tc;
+    const optim_rule *rule;
+    model *m;
+    trainer *tr;
+    rng_t data_rng;
+    run_state rs;
+    ckpt_extra *x;      /* scratch for checkpoint I/O (large: allocated once) */
+    char trj[2048];     /* training config as JSON */
+    FILE *log;
+    char log_path[1200];
+} loop;
+
+static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *err, size_t errlen) {
+    ckpt_extra *x = L->x;
+    memset(x, 0, sizeof *x);
+    x->step = step;
+    x->data_rng = L->data_rng;
+    snprintf(x->optim, sizeof x->optim, "%s", L->rule->name);
+    x->n_state = L->rule->n_state;
+    x->state = trainer_state(L->tr);
+    snprintf(x->train_json, sizeof x->train_json, "%s", L->trj);
+    run_to_json(&L->rs, x->run_json, sizeof x->run_json);
+    snprintf(path, plen, "%s/ckpt_%08ld.bin", L->tc->out_dir, step);
+    if (ckpt_save(path, L->m, x, err, errlen)) {
+        size_t k = strlen(err);
+        snprintf(err + k, errlen - k, "; earlier checkpoints are intact (wesar train --resume %s)",
+                 L->tc->out_dir);
+        return -1;
+    }
+    prune_checkpoints(L->tc->out_dir, L->tc->keep);
+    return 0;
+}
+
+/* Loads model and optimizer state from path; L->x then holds its step, data
+ * RNG and run state for the caller to take or leave. */
+static int load_checkpoint(loop *L, const char *path, char *err, size_t errlen) {
+    if (ckpt_load(path, L->m, L->x, err, errlen)) return -1;
+    int rc = 0;
+    if (strcmp(L->x->optim, L->rule->name) || L->x->n_state != L->rule->n_state) {
+        snprintf(err, errlen, "%s: optimizer state is %s, but this run uses %s", path, L->x->optim,
+                 L->rule->name);
+        rc = -1;
+    } else if (L->x->n_state) {
+        memcpy(trainer_state(L->tr), L->x->state,
+               (size_t)L->x->n_state * model_num_params(L->m) * sizeof(real));
+    }
+    free(L->x->state);
+    L->x->state = NULL;
+    if (!rc) trainer_set_steps_done(L->tr, L->x->step);
+    return rc;
+}
+
+/* --on-spike/--on-nan rollback: back to the newest good checkpoint before
+ * bad_step (or to the initial weights), keeping the data sampler where it
+ * is, so the batches from there to bad_step are skipped (what PaLM and OPT
+ * did by hand).  The restored state is saved again with the advanced sampler
+ * so that a resumed run skips them too.  Returns the step resumed from. */
+static long rollback(loop *L, long bad_step, const char *reason, double loss, const char *detail,
+                     char *err, size_t errlen) {
+    const train_config *tc = L->tc;
+    if (L->rs.in_a_row >= tc->max_rollbacks) {
+        snprintf(err, errlen, "step %ld: %s; giving up after %d rollbacks in a row (--max-rollbacks)",
+                 bad_step, detail, L->rs.in_a_row);
+        return -1;
+    }
+    /* the n-th rollback in a row goes n good checkpoints back: if the newest
+     * one leads into the same failure, the damage is older than it */
+    char path[1200], why[1400];
+    long to = 0, max_step = bad_step - 1;
+    int found = 0;
+    for (int k = 0; k <= L->rs.in_a_row && max_step >= 0; k++) {
+        found = !train_find_checkpoint(tc->out_dir, max_step, path, sizeof path, why, sizeof why);
+        if (!found) break;
+        max_step = atol(strrchr(path, '/') + 6) - 1;
+    }
+    /* the detector's window goes back with the weights (its later losses
+     * belong to the abandoned steps); the rollback counters go on */
+    run_state rs = L->rs;
+    if (found) {
+        if (load_checkpoint(L, path, err, errlen)) return -1;
+        to = L->x->step;
+        run_from_json(&L->rs, L->x->run_json, tc);
+    } else {
+        model_init(L->m, tc->seed);
+        memset(trainer_state(L->tr), 0,
+               (size_t)L->rule->n_state * model_num_params(L->m) * sizeof(real));
+        trainer_set_steps_done(L->tr, 0);
+        snprintf(path, sizeof path, "the initial weights");
+        run_state_init(&L->rs, tc);
+    }
+    L->rs.spikes.events = rs.spikes.events;
+    L->rs.rollbacks = rs.rollbacks;
+    L->rs.in_a_row = rs.in_a_row;
+    L->rs.horizon = rs.horizon;
+    remove_checkpoints_after(tc->out_dir, to);
+    L->rs.rollbacks++;
+    L->rs.in_a_row++;
+    if (bad_step > L->rs.horizon) L->rs.horizon = bad_step;
+    fprintf(stderr, "wesar: step %ld: %s: rolled back to step %ld (%s), skipping %ld batches "
+                    "(rollback %d of at most %d in a row)\n",
+            bad_step, detail, to, path, bad_step - to, L->rs.in_a_row, tc->max_rollbacks);
+    char ck[1200];
+    if (save_checkpoint(L, to, ck, sizeof ck, err, errlen)) return -1;
+    /* the log reads as one run: the abandoned steps go, the event stays */
+    fclose(L->log);
+    L->log = NULL;
+    if (trim_log(L->log_path, to, 1, err, errlen)) return -1;
+    L->log = fopen(L->log_path, "a");
+    if (!L->log) { snprintf(err, errlen, "%s: cannot open: %s", L->log_path, strerror(errno)); return -1; }
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "step", (double)to);
+    cJSON_AddStringToObject(e, "event", "rollback");
+    cJSON_AddStringToObject(e, "reason", reason);
+    cJSON_AddNumberToObject(e, "failed_step", (double)bad_step);
+    if (isfinite(loss)) cJSON_AddNumberToObject(e, "loss", loss);
+    cJSON_AddStringToObject(e, "detail", detail);
+    cJSON_AddNumberToObject(e, "skipped_batches", (double)(bad_step - to));
+    cJSON_AddNumberToObject(e, "in_a_row", L->rs.in_a_row);
+    char *line = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    fprintf(L->log, "%s\n", line ? line : "{}");
+    fflush(L->log);
+    free(line);
+    return to;
 }
 
 /* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. */
@@ -375,22 +589,34 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     model *m = NULL;
     dataset train = {0}, val = {0};
     int have_val = 0;
-    trainer *tr = NULL;
     int32_t *inp = NULL, *tgt = NULL;
-    FILE *log = NULL;
     struct sigaction old_int, old_term;
     int handlers = 0;
     char path[1200];
+    loop L;
+    memset(&L, 0, sizeof L);
+    L.tc = tc;
 
     if (tc->threads) kernels_set_threads(tc->threads);
-    const optim_rule *rule = optim_find(tc->optim);
-    if (!rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return -1; }
+    L.rule = optim_find(tc->optim);
+    if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return -1; }
     if (!tc->data[0]) { snprintf(err, errlen, "data: no training data given (--data DIR)"); return -1; }
+    if (!tc->resume_from[0]) {
+        char **names;
+        int n = list_checkpoints(tc->out_dir, &names);
+        free_names(names, n);
+        if (n) {
+            snprintf(err, errlen, "%s already holds checkpoints of an earlier run: continue it with "
+                     "--resume %s, or pick another --out", tc->out_dir, tc->out_dir);
+            return -1;
+        }
+    }
     if (tc->warmup >= tc->steps && tc->warmup > 0)
         fprintf(stderr, "warning: warmup (%ld) >= steps (%ld): the learning rate never peaks\n",
                 tc->warmup, tc->steps);
     m = model_create(mc, err, errlen);
     if (!m) return -1;
+    L.m = m;
     const model_config *c = model_cfg(m);
     int B = tc->batch_size, T = tc->seq_len ? tc->seq_len : c->seq_len;
     if (T > c->seq_len) {
@@ -419,25 +645,17 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             fprintf(stderr, "note: no validation shards (%s); training without validation\n", verr);
         }
     }
-    tr = trainer_create(m, tc, err, errlen);
-    if (!tr) goto done;
+    L.tr = trainer_create(m, tc, err, errlen);
+    L.x = malloc(sizeof *L.x);
+    if (!L.tr || !L.x) { if (L.tr) snprintf(err, errlen, "out of memory"); goto done; }
     long start = 0;
-    rng_t data_rng;
-    rng_seed(&data_rng, tc->seed, 0xda7a);
+    rng_seed(&L.data_rng, tc->seed, 0xda7a);
+    run_state_init(&L.rs, tc);
     if (tc->resume_from[0]) {
-        ckpt_extra x;
-        if (ckpt_load(tc->resume_from, m, &x, err, errlen)) goto done;
-        if (strcmp(x.optim, rule->name) || x.n_state != rule->n_state) {
-            snprintf(err, errlen, "%s: optimizer state is %s, but this run uses %s", tc->resume_from,
-                     x.optim, rule->name);
-            free(x.state);
-            goto done;
-        }
-        if (x.n_state) memcpy(trainer_state(tr), x.state, (size_t)x.n_state * np * sizeof(real));
-        free(x.state);
-        start = x.step;
-        data_rng = x.data_rng;
-        trainer_set_steps_done(tr, start);
+        if (load_checkpoint(&L, tc->resume_from, err, errlen)) goto done;
+        start = L.x->step;
+        L.data_rng = L.x->data_rng;
+        run_from_json(&L.rs, L.x->run_json, tc);
         if (start >= tc->steps) {
             snprintf(err, errlen, "%s: already at step %ld of %ld (raise --steps to continue)",
                      tc->resume_from, start, tc->steps);
@@ -448,23 +666,29 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     tgt = malloc((size_t)B * T * tc->grad_accum * sizeof *tgt);
     if (!inp || !tgt) { snprintf(err, errlen, "out of memory"); goto done; }
     if (make_dir(tc->out_dir, err, errlen)) goto done;
+    {
+        int stale = atomic_cleanup(tc->out_dir);
+        if (stale && !tc->quiet)
+            fprintf(stderr, "note: removed %d unfinished temporary file(s) of a killed run in %s\n",
+                    stale, tc->out_dir);
+    }
 
-    char cfgj[1024], trj[2048];
+    char cfgj[1024];
     config_to_json(c, cfgj, sizeof cfgj);
-    train_to_json(tc, trj, sizeof trj);
+    train_to_json(tc, L.trj, sizeof L.trj);
     {
         snprintf(path, sizeof path, "%s/config.json", tc->out_dir);
         char all[3200];
-        int L = snprintf(all, sizeof all, "{\"model\":%s,\"train\":%s}\n", cfgj, trj);
+        int n = snprintf(all, sizeof all, "{\"model\":%s,\"train\":%s}\n", cfgj, L.trj);
         atomic_file af;
         if (atomic_open(&af, path, err, errlen) ||
-            atomic_commit(&af, atomic_write(&af, all, (size_t)L), err, errlen))
+            atomic_commit(&af, atomic_write(&af, all, (size_t)n), err, errlen))
             goto done;
     }
-    snprintf(path, sizeof path, "%s/log.jsonl", tc->out_dir);
-    if (start && trim_log(path, start, err, errlen)) goto done;
-    log = fopen(path, start ? "a" : "w");
-    if (!log) { snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno)); goto done; }
+    snprintf(L.log_path, sizeof L.log_path, "%s/log.jsonl", tc->out_dir);
+    if (tc->resume_from[0] && trim_log(L.log_path, start, 0, err, errlen)) goto done;
+    L.log = fopen(L.log_path, tc->resume_from[0] ? "a" : "w");
+    if (!L.log) { snprintf(err, errlen, "%s: cannot create: %s", L.log_path, strerror(errno)); goto done; }
 
     long tokens_per_step = (long)B * T * tc->grad_accum;
     if (!tc->quiet) {
@@ -475,11 +699,11 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         printf("data: %zu train tokens in %d shard(s)%s; batch %d x %d x %d = %ld tokens/step; "
                "%ld steps; %s lr %.2e warmup %ld; %d threads\n",
                train.n_tokens, train.n_shards, have_val ? "" : " (no val)", B, T, tc->grad_accum,
-               tokens_per_step, tc->steps, rule->name, tc->lr, tc->warmup, kernels_threads());
+               tokens_per_step, tc->steps, L.rule->name, tc->lr, tc->warmup, kernels_threads());
+        if (start) printf("resuming from %s at step %ld\n", tc->resume_from, start);
         fflush(stdout);
     }
 
-    if (start && !tc->quiet) printf("resuming from %s at step %ld\n", tc->resume_from, start);
     stop_requested = 0;
     struct sigaction sa = {0};
     sa.sa_handler = on_stop_signal;
@@ -487,30 +711,52 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     sigaction(SIGTERM, &sa, &old_term);
     handlers = 1;
     double t_start = now_sec(), t_int = t_start, last_val = NAN, loss = NAN;
-    long tok_int = 0;
+    long tok_int = 0, steps_timed = 0;
     for (long step = start; step < tc->steps; step++) {
         double t0 = now_sec();
         for (int mi = 0; mi < tc->grad_accum; mi++)
-            dataset_sample(&train, &data_rng, B, T, inp + (size_t)mi * B * T, tgt + (size_t)mi * B * T);
+            dataset_sample(&train, &L.data_rng, B, T, inp + (size_t)mi * B * T, tgt + (size_t)mi * B * T);
         step_stats st;
-        if (trainer_step(tr, inp, tgt, T, &st, err, errlen)) goto done;
+        int r = trainer_step(L.tr, inp, tgt, T, &st, err, errlen);
+        if (r && !(r == TRAIN_NONFINITE && tc->on_nan == ON_NAN_ROLLBACK)) goto done;
+        int spike = !r && spike_observe(&L.rs.spikes, st.loss);
+        char detail[1200];
+        if (spike) {
+            const spike_detector *d = &L.rs.spikes;
+            snprintf(detail, sizeof detail, "loss spike: %.4f > %.4f + %g x %.4f (trend + k std of the last %d)",
+                     st.loss, d->mean, d->k, d->std, d->n);
+            if (!tc->quiet && tc->on_spike == ON_SPIKE_LOG)
+                fprintf(stderr, "wesar: step %ld: %s\n", step + 1, detail);
+        } else if (r) {
+            snprintf(detail, sizeof detail, "%s", err);
+        }
+        if (r || (spike && tc->on_spike == ON_SPIKE_ROLLBACK)) {
+            long to = rollback(&L, step + 1, r ? "nan" : "spike", r ? NAN : st.loss,
+                               detail, err, errlen);
+            if (to < 0) goto done;
+            step = to - 1;
+            continue;
+        }
+        if (step + 1 > L.rs.horizon) L.rs.in_a_row = 0;
         double ce = st.loss, lr = st.lr, gnorm = st.grad_norm;
         loss = ce;
         double ms = (now_sec() - t0) * 1e3;
         tok_int += tokens_per_step;
+        steps_timed++;
         int stopping = stop_requested != 0, last = step + 1 == tc->steps;
         int do_val = have_val && ((tc->val_every && (step + 1) % tc->val_every == 0) || last);
         if (do_val) last_val = evaluate(m, &val, B, T, tc->val_batches, inp, tgt);
-        fprintf(log,
+        fprintf(L.log,
                 "{\"step\":%ld,\"loss\":%.6f,\"z_loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,"
                 "\"tokens\":%ld,\"ms\":%.2f",
                 step + 1, ce, st.z_loss, lr, gnorm, (step + 1) * tokens_per_step, ms);
-        if (do_val) fprintf(log, ",\"val_loss\":%.6f", last_val);
-        fprintf(log, "}\n");
-        fflush(log);
+        if (do_val) fprintf(L.log, ",\"val_loss\":%.6f", last_val);
+        if (spike) fprintf(L.log, ",\"spike\":true");
+        fprintf(L.log, "}\n");
+        fflush(L.log);
         if (!tc->quiet && ((step + 1) % tc->log_every == 0 || last || step == 0 || do_val)) {
             double now = now_sec(), el = now - t_int;
-            double eta = (now - t_start) / (step + 1 - start) * (tc->steps - step - 1);
+            double eta = (now - t_start) / steps_timed * (tc->steps - step - 1);
             char etas[32], vals[32] = "";
             fmt_duration(etas, sizeof etas, eta);
             if (do_val) snprintf(vals, sizeof vals, " | val %.4f", last_val);
@@ -523,16 +769,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         }
         if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || (last && tc->ckpt_final) ||
             stopping) {
-            ckpt_extra x = {0};
-            x.step = step + 1;
-            x.data_rng = data_rng;
-            snprintf(x.optim, sizeof x.optim, "%s", rule->name);
-            x.n_state = rule->n_state;
-            x.state = trainer_state(tr);
-            snprintf(x.train_json, sizeof x.train_json, "%s", trj);
-            snprintf(path, sizeof path, "%s/ckpt_%08ld.bin", tc->out_dir, step + 1);
-            if (ckpt_save(path, m, &x, err, errlen)) goto done;
-            prune_checkpoints(tc->out_dir, tc->keep);
+            if (save_checkpoint(&L, step + 1, path, sizeof path, err, errlen)) goto done;
             if (last && !tc->quiet) printf("checkpoint: %s\n", path);
         }
         if (stopping && !last) {
@@ -543,9 +780,11 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         }
     }
     if (res) {
-        res->steps_done = trainer_steps_done(tr);
+        res->steps_done = trainer_steps_done(L.tr);
         res->final_loss = loss;
         res->final_val_loss = last_val;
+        res->spikes = L.rs.spikes.events;
+        res->rollbacks = L.rs.rollbacks;
     }
     rc = 0;
 done:
@@ -553,10 +792,11 @@ done:
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
     }
-    if (log) fclose(log);
+    if (L.log) fclose(L.log);
     free(inp);
     free(tgt);
-    trainer_free(tr);
+    free(L.x);
+    trainer_free(L.tr);
     dataset_close(&train);
     if (val.shards) dataset_close(&val);
     model_free(m);

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum { ON_SPIKE_LOG, ON_SPIKE_ROLLBACK };
+enum { ON_NAN_STOP, ON_NAN_ROLLBACK };
+
 typedef struct {
     char data[1024];       /* shard directory, file or glob (train split) */
     char val_data[1024];   /* optional: val shards; default: "val" files in data */
@@ -22,6 +25,11 @@ typedef struct {
     int ckpt_final;        /* 1: write a checkpoint after the last step */
     int keep;              /* keep the newest K checkpoints (0 = all) */
     char resume_from[1024];/* checkpoint to continue from (see train_find_checkpoint) */
+    int on_spike;          /* ON_SPIKE_LOG or ON_SPIKE_ROLLBACK */
+    int on_nan;            /* ON_NAN_STOP or ON_NAN_ROLLBACK */
+    int spike_window;      /* losses the spike detector remembers (spike.h) */
+    double spike_k;        /* spike: loss > window mean + k * std */
+    int max_rollbacks;     /* give up after this many rollbacks in a row */
     uint64_t seed;
     int threads;           /* 0 = all cores */
     int quiet;
@@ -48,8 +56,10 @@ typedef struct {
 trainer *trainer_create(model *m, const train_config *tc, char *err, size_t errlen);
 void trainer_free(trainer *t);
 /* inp/tgt hold grad_accum consecutive micro-batches of batch_size x T tokens.
- * Returns 0, or -1 with err naming the step and the loss or parameter that
- * went non-finite (then no update is applied). */
+ * Returns 0; TRAIN_NONFINITE with err naming the step and the loss or
+ * gradient that went non-finite (then no update is applied); -1 on other
+ * errors. */
+#define TRAIN_NONFINITE -2
 int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
                  char *err, size_t errlen);
 long trainer_steps_done(const trainer *t);
@@ -60,11 +70,15 @@ typedef struct {
     long steps_done;
     double final_loss;     /* last training loss (CE) */
     double final_val_loss; /* last validation loss, NAN if none */
+    long spikes;           /* spike events detected */
+    long rollbacks;        /* rollbacks done */
 } train_result;
 
 /* The newest checkpoint in run_dir that loads cleanly (its checksum is
- * verified); damaged ones are reported on stderr and skipped. */
-int train_find_checkpoint(const char *run_dir, char *path, size_t len, char *err, size_t errlen);
+ * verified) and, if max_step >= 0, is at most at that step; damaged ones are
+ * reported on stderr and skipped. */
+int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t len, char *err,
+                          size_t errlen);
 
 /* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl, config.json,
  * ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */

@@ -2,7 +2,10 @@
 #define _GNU_SOURCE
 #include "fileio.h"
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +25,11 @@ int atomic_open(atomic_file *a, const char *path, char *err, size_t errlen) {
 
 int atomic_write(atomic_file *a, const void *buf, size_t n) {
     if (!a->f) return -1;
-    if (n && fwrite(buf, 1, n, a->f) != n) return -1;
+    if (a->error) return -1;
+    if (n && fwrite(buf, 1, n, a->f) != n) {
+        a->error = errno ? errno : EIO;
+        return -1;
+    }
     a->crc = crc32_update(a->crc, buf, n);
     return 0;
 }
@@ -31,10 +38,13 @@ int atomic_commit(atomic_file *a, int rc, char *err, size_t errlen) {
     if (!a->f) return -1;
     int bad = rc != 0;
     if (!bad && (fflush(a->f) || fsync(fileno(a->f)))) {
-        snprintf(err, errlen, "%s: write failed: %s", a->path, strerror(errno));
+        a->error = errno;
         bad = 1;
-    } else if (rc) {
-        snprintf(err, errlen, "%s: write failed: %s", a->path, errno ? strerror(errno) : "error");
+    }
+    if (bad) {
+        int e = a->error;
+        snprintf(err, errlen, "%s: write failed: %s%s", a->path, e ? strerror(e) : "error",
+                 e == ENOSPC || e == EFBIG || e == EDQUOT ? " (disk full or file size limit)" : "");
     }
     if (fclose(a->f) && !bad) {
         snprintf(err, errlen, "%s: close failed: %s", a->path, strerror(errno));
@@ -69,6 +79,31 @@ uint32_t crc32_update(uint32_t crc, const void *buf, size_t n) {
     crc = ~crc;
     for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+int atomic_cleanup(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || pid == getpid()) continue;
+        if (!kill((pid_t)pid, 0) || errno != ESRCH) continue; /* its writer still runs */
+        char p[1400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (!unlink(p)) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+void err_printable(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || *s == 127) *s = '?';
 }
 
 int make_dir(const char *path, char *err, size_t errlen) {

@@ -11,6 +11,7 @@ typedef struct {
     FILE *f;
     char path[1024], tmp[1100];
     uint32_t crc;      /* CRC-32 of everything written so far */
+    int error;         /* errno of the first failed write, 0 if none */
 } atomic_file;
 
 int atomic_open(atomic_file *a, const char *path, char *err, size_t errlen);
@@ -22,6 +23,14 @@ int atomic_commit(atomic_file *a, int rc, char *err, size_t errlen);
 
 /* CRC-32 (IEEE, as zlib's crc32) */
 uint32_t crc32_update(uint32_t crc, const void *buf, size_t n);
+
+/* Removes temporary files (NAME.tmp.PID) in dir left by processes that no
+ * longer run (a run killed mid-write); returns how many. */
+int atomic_cleanup(const char *dir);
+
+/* Replaces control characters in an error message built from untrusted
+ * input with '?', so that it stays one printable line. */
+void err_printable(char *s);
 
 int make_dir(const char *path, char *err, size_t errlen);
 #endif

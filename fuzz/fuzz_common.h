@@ -1,0 +1,40 @@
+/* fuzz_common.h - helpers for the libFuzzer targets: the parsers under test
+ * read files, so each input is written to a private temporary file first. */
+#ifndef WESAR_FUZZ_COMMON_H
+#define WESAR_FUZZ_COMMON_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The input as a file; returns its path (static storage). */
+static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix) {
+    static char path[256];
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(path, sizeof path, "%s/wesar_fuzz_%d%s", dir, (int)getpid(), suffix);
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (size && fwrite(data, 1, size, f) != size) abort();
+    fclose(f);
+    return path;
+}
+
+/* The input as a NUL-terminated string (free() it). */
+static inline char *fuzz_text(const uint8_t *data, size_t size) {
+    char *s = malloc(size + 1);
+    if (!s) abort();
+    memcpy(s, data, size);
+    s[size] = 0;
+    return s;
+}
+
+/* An error message must be one printable line that names something. */
+static inline void fuzz_check_error(const char *err) {
+    if (!err[0] || strchr(err, '\n')) {
+        fprintf(stderr, "bad error message: '%s'\n", err);
+        abort();
+    }
+}
+#endif

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# fuzz/make_seeds.sh - regenerates the seed corpora in fuzz/corpus/ with
+# wesar itself: small valid inputs of every kind, for the fuzzer to mutate.
+# usage: fuzz/make_seeds.sh [WESAR]   (default build/release/wesar)
+set -eu
+cd "$(dirname "$0")/.."
+W=${1:-build/release/wesar}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+C=fuzz/corpus
+# (regress_* files, inputs that once found a bug, are kept as they are)
+mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate"
+# shards: version 1 (uint16) and 2 (uint32), ids below 16
+python3 - "$T" "$C/shard" << 'PYEOF'
+import struct, sys
+t, out = sys.argv[1], sys.argv[2]
+toks = [(i * 7 + i // 5) % 16 for i in range(300)]
+def shard(version, toks):
+    h = [20240520, version, len(toks)] + [0] * 253
+    return struct.pack("<256i", *h) + struct.pack("<%d%s" % (len(toks), "H" if version == 1 else "I"), *toks)
+open(t + "/data_train.bin", "wb").write(shard(1, toks))
+open(out + "/v1.bin", "wb").write(shard(1, toks[:40]))
+open(out + "/v2.bin", "wb").write(shard(2, toks[:40]))
+open(out + "/empty.bin", "wb").write(shard(1, []))
+PYEOF
+"$W" train --vocab-size 16 --d-model 4 --n-heads 1 --n-layers 1 --ffn-dim 8 --seq-len 8 --batch-size 2 \
+    --steps 2 --warmup 0 --val-every 0 --threads 1 --data "$T/data_train.bin" --out "$T/run" \
+    --reparam wesar --on-spike rollback --quiet
+for mode in 0 1; do
+    { printf "\\x0$mode"; cat "$T/run/ckpt_00000002.bin"; } > "$C/ckpt/wesar_$mode.bin"
+done
+python3 - "$T/run/ckpt_00000002.bin" "$C/runstate/spike.json" << 'PYEOF'
+import json, struct, sys
+d = open(sys.argv[1], "rb").read()
+hl = struct.unpack("<I", d[12:16])[0]
+open(sys.argv[2], "w").write(json.dumps(json.loads(json.loads(d[16:16 + hl])["run"])["spike"]))
+PYEOF
+printf '{"window":20,"k":6,"n":3,"head":3,"run":0,"events":1,"hist":[2.5,2.25,2.125]}' > "$C/runstate/three.json"
+printf '{"d_model": 64, "n_layers": 2, "mlp": "swiglu", "reparam": "wesar", "sigma2": 4e-5, "lr": 0.002, "on_spike": "rollback"}' \
+    > "$C/config/a.json"
+printf 'd_model = 64\nn_heads = 4\nn_kv_heads = 2\n# a comment\nsteps=10\nbeta1 = 0.98\ninit = small\n' > "$C/config/b.conf"
+ls -l "$C"/*

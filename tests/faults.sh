@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# tests/faults.sh - nothing lost, nothing crashes: loss-spike and NaN
+# rollback, a full disk during a checkpoint, leftovers of killed runs, and one
+# clear error line for every kind of damaged input (checkpoints, shards,
+# config files).  usage: faults.sh WESAR WORKDIR
+set -u
+W=$1 WORK=$2
+rm -rf "$WORK" && mkdir -p "$WORK"
+source "$(dirname "$0")/common.sh"
+PY=python3
+
+$PY -c '
+import random
+r = random.Random(5)
+words = "the of and to in is was for on that with as by at from his her an be".split()
+print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(800)))
+' > "$WORK/corpus.txt"
+expect_ok "$W" prepare --quiet "$WORK/corpus.txt" "$WORK/data"
+SMALL=(--d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --batch-size 2 --val-every 0 --threads 2
+       --lr 1e-3 --warmup 0 --quiet)
+D=(--data "$WORK/data")
+
+# ---- loss spikes: --on-spike rollback against the same run with --on-spike
+# log, default detector.  The corpus has a stretch of random characters in
+# the middle: a batch that lands there has a loss far above the trend, as
+# with the bad data batches behind PaLM's spikes.
+$PY -c '
+import random
+r = random.Random(5)
+words = "the of and to in is was for on that with as by at from his her an be".split()
+t = "\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(800))
+g = "".join(chr(r.randrange(33, 127)) for _ in range(600))
+print(t[:len(t) // 2] + g + t[len(t) // 2:])
+' > "$WORK/poisoned.txt"
+expect_ok "$W" prepare --quiet "$WORK/poisoned.txt" "$WORK/pdata"
+SPK=(--data "$WORK/pdata" --ckpt-every 5 --steps 200)
+expect_ok "$W" train "${SMALL[@]}" "${SPK[@]}" --out "$WORK/slog"
+expect_ok "$W" train "${SMALL[@]}" "${SPK[@]}" --out "$WORK/srb" --on-spike rollback
+$PY - "$WORK/slog/log.jsonl" "$WORK/srb/log.jsonl" << 'PYEOF' || fail "spike rollback log"
+import json, sys
+A = [json.loads(l) for l in open(sys.argv[1])]
+B = [json.loads(l) for l in open(sys.argv[2])]
+spikes = [r["step"] for r in A if r.get("spike")]
+assert len(spikes) >= 3, "too few spikes flagged in the log-mode run: %s" % spikes
+ev = [i for i, r in enumerate(B) if r.get("event") == "rollback"]
+assert len(ev) >= 3, "too few rollbacks: %s" % ev
+first = B[ev[0]]
+s, c = first["failed_step"], first["step"]
+# the first rollback happens at the first spike, to the newest checkpoint before it
+assert s == spikes[0], (s, spikes[0])
+assert c == (s - 1) // 5 * 5 and first["skipped_batches"] == s - c and first["reason"] == "spike", first
+# up to the checkpoint, both runs are the same run
+a = {r["step"]: r["loss"] for r in A}
+for r in B[:ev[0]]:
+    assert r["step"] <= c and r["loss"] == a[r["step"]], r
+# after each group of rollbacks the run goes on from the last one's step, on other batches
+for i in ev:
+    if i + 1 < len(B) and "event" not in B[i + 1]:
+        assert B[i + 1]["step"] == B[i]["step"] + 1, (B[i], B[i + 1])
+        assert B[i + 1]["loss"] != a[B[i + 1]["step"]], B[i + 1]
+steps = [r["step"] for r in B if "event" not in r]
+assert steps == list(range(1, 201)), steps
+# no spike survives in the rollback run's curve
+assert not any(r.get("spike") for r in B), "a spike was kept"
+print(len(ev), "rollbacks; first at step", s, "back to", c)
+PYEOF
+# resumed half-way (from a copy of its step-120 checkpoint), a rollback run
+# ends as the uninterrupted one: the detector and the counters are in the checkpoint
+mkdir -p "$WORK/srb2" && cp "$WORK/srb/log.jsonl" "$WORK/srb/ckpt_00000120.bin" "$WORK/srb2/"
+expect_ok "$W" train --resume "$WORK/srb2" --quiet
+# same weights, optimizer state, data position and run state (the "train" part names the run's own directory)
+same_state() {
+    $PY - "$1" "$2" << 'PYEOF'
+import json, struct, sys
+def state(p):
+    d = open(p, "rb").read()
+    hl = struct.unpack("<I", d[12:16])[0]
+    h = json.loads(d[16:16 + hl])
+    del h["train"]
+    return h, d[16 + hl:-4]
+sys.exit(state(sys.argv[1]) != state(sys.argv[2]))
+PYEOF
+}
+same_state "$WORK/srb/ckpt_00000200.bin" "$WORK/srb2/ckpt_00000200.bin" || fail "resumed rollback run differs"
+nums() { sed 's/,"ms":[0-9.]*//' "$1"; }
+diff <(nums "$WORK/srb/log.jsonl") <(nums "$WORK/srb2/log.jsonl") > /dev/null ||
+    fail "resumed rollback run: logs differ"
+# giving up: with a threshold this low, two rollbacks in a row come soon
+"$W" train "${SMALL[@]}" "${SPK[@]}" --out "$WORK/sgive" --on-spike rollback --max-rollbacks 2 \
+    --spike-k 0.2 > "$WORK/o" 2> "$WORK/e" && fail "--max-rollbacks 2: the run did not give up"
+tail -1 "$WORK/e" | grep -q "^wesar: error: step [0-9]*: loss spike: .*; giving up after 2 rollbacks in a row (--max-rollbacks)$" ||
+    fail "give-up message: $(tail -1 "$WORK/e")"
+expect_fail "on_spike: expected log or rollback, got 'panic'" "$W" train "${SMALL[@]}" "${D[@]}" --on-spike panic
+expect_fail "on_nan: expected stop or rollback, got 'log'" "$W" train "${SMALL[@]}" "${D[@]}" --on-nan log
+
+# ---- NaN: weights that went non-finite.  A run's newest checkpoint is
+# poisoned (every parameter NaN, checksum valid): resuming it fails at once.
+expect_ok "$W" train "${SMALL[@]}" "${D[@]}" --out "$WORK/nan" --steps 10 --ckpt-every 5
+poison() {
+    $PY - "$1" << 'PYEOF'
+import json, struct, sys, zlib
+p = sys.argv[1]
+d = bytearray(open(p, "rb").read())
+hl = struct.unpack("<I", d[12:16])[0]
+h = json.loads(d[16:16 + hl])
+off = 16 + hl
+d[off:off + 4 * h["n_params"]] = struct.pack("<f", float("nan")) * h["n_params"]
+d[-4:] = struct.pack("<I", zlib.crc32(bytes(d[:-4])))
+open(p, "wb").write(d)
+PYEOF
+}
+poison "$WORK/nan/ckpt_00000010.bin"
+cp -r "$WORK/nan" "$WORK/nan2"
+expect_fail "step 11: loss is nan" "$W" train --resume "$WORK/nan" --steps 20 --quiet
+# rollback: the first goes to the newest checkpoint (the poisoned one, again),
+# the second one further back, and the run recovers
+expect_ok "$W" train --resume "$WORK/nan2" --steps 20 --on-nan rollback --quiet
+grep -q "rolled back to step 10 .*rollback 1 of at most 3" "$WORK/e" || fail "nan rollback 1: $(cat "$WORK/e")"
+grep -q "rolled back to step 5 .*rollback 2 of at most 3" "$WORK/e" || fail "nan rollback 2: $(cat "$WORK/e")"
+$PY - "$WORK/nan2/log.jsonl" << 'PYEOF' || fail "nan rollback log"
+import json, math, sys
+L = [json.loads(l) for l in open(sys.argv[1])]
+ev = [r for r in L if r.get("event")]
+assert [(e["reason"], e["step"], e["failed_step"]) for e in ev] == [("nan", 10, 11), ("nan", 5, 11)], ev
+assert "loss is nan" in ev[0]["detail"]
+steps = [r["step"] for r in L if "event" not in r]
+assert steps == list(range(1, 21)), steps
+assert all(math.isfinite(r["loss"]) for r in L if "loss" in r)
+PYEOF
+poison "$WORK/nan2/ckpt_00000020.bin"
+cp "$WORK/nan2/ckpt_00000020.bin" "$WORK/nan2/ckpt_00000015.bin"  # every recent one is poisoned
+expect_fail "giving up after 1 rollbacks in a row" "$W" train --resume "$WORK/nan2" --steps 30 \
+    --on-nan rollback --max-rollbacks 1 --quiet
+
+# ---- disk full during a checkpoint: the previous checkpoint stays, the run
+# stops with a clear message, no temporary file is left.
+expect_ok "$W" train "${SMALL[@]}" "${D[@]}" --out "$WORK/full" --steps 5 --ckpt-every 5
+CK=$(stat -c %s "$WORK/full/ckpt_00000005.bin")
+sha=$(sha256sum < "$WORK/full/ckpt_00000005.bin")
+# (a) a file-size limit (ulimit -f): the write fails with EFBIG
+(ulimit -f $((CK / 2048)); "$W" train --resume "$WORK/full" --steps 10 --ckpt-every 5 --quiet) \
+    > "$WORK/o" 2> "$WORK/e" && fail "file-size limit: the run did not stop"
+grep -q "ckpt_00000010.bin: write failed: File too large (disk full or file size limit); earlier checkpoints are intact" \
+    "$WORK/e" || fail "file-size limit message: $(cat "$WORK/e")"
+[ "$(sha256sum < "$WORK/full/ckpt_00000005.bin")" = "$sha" ] || fail "previous checkpoint changed"
+ls "$WORK/full" | grep -q -e tmp -e ckpt_00000010 && fail "file-size limit: leftovers: $(ls "$WORK/full")"
+# (b) a tiny tmpfs (needs user namespaces; skipped where there are none)
+if unshare -rm true 2> /dev/null; then
+    unshare -rm bash -c '
+        set -u
+        W=$1 WORK=$2 CK=$3
+        mkdir -p "$WORK/tfs" && mount -t tmpfs -o size=$((CK * 3 / 2 / 1024 + 64))k none "$WORK/tfs" || exit 3
+        cp -r "$WORK/full" "$WORK/tfs/run"
+        "$W" train --resume "$WORK/tfs/run" --steps 10 --ckpt-every 5 --quiet 2> "$WORK/e_tfs" && exit 4
+        grep -q "No space left on device (disk full or file size limit); earlier checkpoints are intact" "$WORK/e_tfs" || exit 5
+        cmp -s "$WORK/full/ckpt_00000005.bin" "$WORK/tfs/run/ckpt_00000005.bin" || exit 6
+        ls "$WORK/tfs/run" | grep -q -e tmp -e ckpt_00000010 && exit 7
+        exit 0' _ "$W" "$WORK" "$CK"
+    rc=$?
+    [ $rc -eq 0 ] || fail "tmpfs disk-full check $rc: $(cat "$WORK/e_tfs" 2> /dev/null)"
+else
+    echo "note: no user namespaces here: tmpfs disk-full check skipped (the ulimit one ran)"
+fi
+expect_ok "$W" train --resume "$WORK/full" --steps 10 --ckpt-every 5 --quiet  # and it goes on
+
+# ---- leftovers of a killed run: stale temporary files are removed on start;
+# a fresh run never overwrites another run's checkpoints.
+touch "$WORK/full/ckpt_00000015.bin.tmp.999999" "$WORK/full/log.jsonl.tmp.999999"
+expect_ok "$W" train --resume "$WORK/full" --steps 15 --ckpt-every 5
+ls "$WORK/full" | grep -q tmp && fail "stale temporary files were kept: $(ls "$WORK/full")"
+grep -q "removed 2 unfinished temporary file(s)" "$WORK/e" || fail "no note on stale files: $(cat "$WORK/e")"
+expect_fail "already holds checkpoints of an earlier run: continue it with --resume" \
+    "$W" train "${SMALL[@]}" "${D[@]}" --out "$WORK/full" --steps 3
+
+# ---- damaged checkpoints: one clear line naming the file and the problem
+C="$WORK/full/ckpt_00000015.bin"
+mk() { cp "$C" "$WORK/$1"; echo "$WORK/$1"; }
+f=$(mk trunc.bin); truncate -s -100 "$f"
+expect_fail "trunc.bin: file is $(($(stat -c %s "$C") - 100)) bytes, expected $(stat -c %s "$C") from its header (truncated?)" "$W" export "$f" "$WORK/x"
+f=$(mk flip.bin); $PY -c 'import sys; p=sys.argv[1]; d=bytearray(open(p,"rb").read()); d[len(d)//2]^=4; open(p,"wb").write(d)' "$f"
+expect_fail "flip.bin: checksum mismatch" "$W" export "$f" "$WORK/x"
+f=$(mk magic.bin); printf 'XESARCKP' | dd of="$f" bs=1 conv=notrunc status=none
+expect_fail "magic.bin: not a wesar checkpoint (bad magic)" "$W" export "$f" "$WORK/x"
+f=$(mk version.bin); printf '\x07' | dd of="$f" bs=1 seek=8 conv=notrunc status=none
+expect_fail "version.bin: checkpoint version 7, expected 1" "$W" export "$f" "$WORK/x"
+: > "$WORK/empty.bin"
+expect_fail "empty.bin: not a wesar checkpoint (bad magic)" "$W" export "$WORK/empty.bin" "$WORK/x"
+# header edits with a valid checksum: the file must still agree with itself
+edit_header() {
+    $PY - "$1" "$2" << 'PYEOF'
+import json, struct, sys, zlib
+p, expr = sys.argv[1], sys.argv[2]
+d = open(p, "rb").read()
+hl = struct.unpack("<I", d[12:16])[0]
+h = json.loads(d[16:16 + hl])
+exec(expr)
+hs = json.dumps(h).encode()
+d = d[:12] + struct.pack("<I", len(hs)) + hs + d[16 + hl:-4]
+open(p, "wb").write(d + struct.pack("<I", zlib.crc32(d)))
+PYEOF
+}
+f=$(mk shape.bin); edit_header "$f" 'h["model"]["d_model"] = 64'
+expect_fail "shape.bin: header n_params/n_tensors do not match its model config" "$W" export "$f" "$WORK/x"
+f=$(mk vocab.bin); edit_header "$f" 'h["model"]["vocab_size"] = 300'
+expect_fail "vocab.bin: header n_params/n_tensors do not match its model config" "$W" export "$f" "$WORK/x"
+f=$(mk size.bin); edit_header "$f" 'h["n_params"] = 10**12'
+expect_fail "size.bin: file is" "$W" export "$f" "$WORK/x"
+f=$(mk field.bin); edit_header "$f" 'h["model"]["mlp"] = "relu"'
+expect_fail "field.bin: header field model.mlp: mlp: expected gelu or swiglu, got 'relu'" "$W" export "$f" "$WORK/x"
+f=$(mk nojson.bin); edit_header "$f" 'h = 3'
+expect_fail "nojson.bin: corrupt header (not a JSON object)" "$W" export "$f" "$WORK/x"
+f=$(mk optim.bin); edit_header "$f" 'h["optim"] = 5'
+expect_fail "optim.bin: header fields step/n_state/optim/data_rng missing or invalid" "$W" export "$f" "$WORK/x"
+# resume: a damaged newest checkpoint is skipped with a warning; none valid is an error
+cp -r "$WORK/full" "$WORK/skip"
+truncate -s -1 "$WORK/skip/ckpt_00000015.bin"
+expect_ok "$W" train --resume "$WORK/skip" --steps 16
+grep -q "warning: skipping .*ckpt_00000015.bin: checksum mismatch or truncated" "$WORK/e" || fail "no skip warning"
+grep -q "resuming from .*ckpt_00000010.bin at step 10" "$WORK/o" || fail "did not resume from step 10: $(cat "$WORK/o")"
+mkdir -p "$WORK/none" && cp "$WORK/flip.bin" "$WORK/none/ckpt_00000001.bin"
+expect_fail "no valid checkpoint (ckpt_*.bin) to resume from" "$W" train --resume "$WORK/none"
+cp -r "$WORK/full" "$WORK/opt" && edit_header "$WORK/opt/ckpt_00000015.bin" 'h["optim"] = "sgd"'
+expect_fail "ckpt_00000015.bin: optimizer state is sgd, but this run uses adamw" "$W" train --resume "$WORK/opt" --steps 30
+
+# ---- damaged shards
+S="$WORK/data/train_000000.bin"
+ms() { mkdir -p "$WORK/sh_$1"; cp "$S" "$WORK/sh_$1/x_train.bin"; echo "$WORK/sh_$1/x_train.bin"; }
+f=$(ms trunc); truncate -s -1 "$f"
+expect_fail "x_train.bin: file is" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
+f=$(ms hdr); truncate -s 100 "$f"
+expect_fail "x_train.bin: truncated header: 100 bytes, expected at least 1024" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
+f=$(ms magic); printf '\x01' | dd of="$f" bs=1 conv=notrunc status=none
+expect_fail "x_train.bin: header magic is" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
+f=$(ms ver); printf '\x03' | dd of="$f" bs=1 seek=4 conv=notrunc status=none
+expect_fail "x_train.bin: header version is 3, expected 1 (uint16 tokens) or 2 (uint32)" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
+f=$(ms count); printf '\xff\xff\xff\x7f' | dd of="$f" bs=1 seek=8 conv=notrunc status=none
+expect_fail "x_train.bin: file is" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
+f=$(ms tok); printf '\xff\xff' | dd of="$f" bs=1 seek=2000 conv=notrunc status=none
+expect_fail "x_train.bin: token 488 has id 65535, expected < vocab_size 257 (wrong tokenizer?)" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
+expect_fail "has id" "$W" train "${SMALL[@]}" --vocab-size 50 --data "$WORK/data" --out "$WORK/y"
+
+# ---- damaged config files
+printf '{"d_model": 32,' > "$WORK/c1.json"
+expect_fail "c1.json: invalid JSON" "$W" info --config "$WORK/c1.json"
+printf '{"d_model": [32]}' > "$WORK/c2.json"
+expect_fail "c2.json: field 'd_model': expected a string, number or boolean" "$W" info --config "$WORK/c2.json"
+printf '{"d_model": 1e12}' > "$WORK/c3.json"
+expect_fail "c3.json: field d_model: expected a non-negative integer" "$W" info --config "$WORK/c3.json"
+printf 'd_model 32\n' > "$WORK/c4.conf"
+expect_fail "c4.conf:1: expected key=value" "$W" info --config "$WORK/c4.conf"
+printf 'd_model = 131072\n' > "$WORK/c5.conf"
+expect_fail "d_model: expected <= 65536, got 131072" "$W" info --config "$WORK/c5.conf"
+head -c 3000 /dev/urandom > "$WORK/c6.conf"
+expect_fail "c6.conf" "$W" info --config "$WORK/c6.conf"
+expect_fail "nope.conf: cannot open" "$W" info --config "$WORK/nope.conf"
+
+echo "faults: $FAILS failure(s)"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# tests/fuzz.sh - runs every libFuzzer target (build/fuzz/fuzz_*) for a
+# bounded time under ASan/UBSan, starting from its seed corpus in
+# fuzz/corpus/; any crash, leak, sanitizer report or timeout fails.
+# usage: fuzz.sh WORKDIR [SECONDS per target, default $WESAR_FUZZ_SECONDS or 30]
+set -u
+cd "$(dirname "$0")/.."
+WORK=$1 SECS=${2:-${WESAR_FUZZ_SECONDS:-30}}
+rm -rf "$WORK" && mkdir -p "$WORK"
+FAILS=0
+for bin in build/fuzz/fuzz_*; do
+    [ -x "$bin" ] || continue
+    t=${bin##*/fuzz_}
+    mkdir -p "$WORK/$t"  # new inputs go here; the seed corpus stays as committed
+    # -max_len: room for the seed checkpoints; -timeout: a slow input is a bug too
+    TMPDIR="$WORK" "$bin" "$WORK/$t" "fuzz/corpus/$t" -max_total_time="$SECS" -max_len=16384 \
+        -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$WORK/crash_$t-" \
+        > "$WORK/$t.log" 2>&1
+    rc=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$WORK/$t.log")
+    cov=$(grep -o 'cov: [0-9]*' "$WORK/$t.log" | tail -1)
+    if [ $rc -ne 0 ]; then
+        FAILS=$((FAILS + 1))
+        echo "FAIL fuzz_$t (exit $rc):"
+        grep -m 30 -e ERROR -e "^    #" -e "SUMMARY" -e "runtime error" "$WORK/$t.log"
+        ls "$WORK"/crash_"$t"-* 2> /dev/null
+    else
+        printf 'fuzz_%-9s %9s executions in %ss, %s, %s inputs in corpus\n' "$t" "${runs:-?}" "$SECS" \
+            "${cov:-cov: ?}" "$(ls "$WORK/$t" | wc -l)"
+    fi
+done
+[ "$FAILS" -eq 0 ]
