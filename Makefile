@@ -23,7 +23,7 @@ LDLIBS := $(BLAS_LIBS) -lcjson $(MVEC) -lm -fopenmp
 SRC := $(wildcard src/kernels/*.c src/model/*.c src/reparam/*.c src/optim/*.c src/data/*.c \
                   src/ckpt/*.c src/train/*.c src/util/*.c)
 HDR := $(wildcard src/*/*.h)
-TESTS := test_units test_methods test_overfit ref_dump
+TESTS := test_units test_methods test_overfit ref_dump optim_dump
 
 # Three builds of the same sources: release (fp32), fp64 (finite differences),
 # asan (address + undefined behaviour sanitizers).

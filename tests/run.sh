@@ -45,6 +45,10 @@ suite() {
             run "$B/torch-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_model.py build/$B/ref_dump \
                 "$WORK/ref_$B" $cfg
         done
+        for cfg in "adamw" "adamw-nobc" "lion" "lion nesterov ibc" "lion rrc" "liona" "liona nesterov ibc rrc" \
+                   "lionar" "lionar rrc" "lionar nesterov ibc rrc"; do
+            run "$B/optim-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_optim.py build/$B/optim_dump "$WORK/opt_$B" $cfg
+        done
         run "$B/torch-ref power iteration" "$TORCH_PY" tests/ref/check_power.py build/$B/ref_dump "$WORK/pw_$B"
         for cfg in "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
                    "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small" "reparam=none init=gpt2"; do

@@ -27,6 +27,10 @@ static const char *USAGE =
     "             sigmareparam 16e-5 by default)\n"
     "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
     "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
+    "             optim: adamw | adamw-nobc (no first-moment bias correction) | lion |\n"
+    "               liona (RECONSTRUCTED: l2 step norm fixed) | lionar (RECONSTRUCTED: rotational)\n"
+    "             --nesterov --inverse-bias-correction --rrc-correction (Lion family;\n"
+    "               all three RECONSTRUCTED from the paper's description, see README)\n"
     "             log_every val_every val_batches ckpt_every ckpt_final keep seed threads\n"
     "             on_spike (log|rollback) on_nan (stop|rollback) spike_window spike_k\n"
     "             max_rollbacks (rollback: to the newest checkpoint before the failed step,\n"
@@ -101,7 +105,10 @@ static int parse_job(job *j, int argc, char **argv, int with_train, char *err, s
         flag_key(a, key, sizeof key);
         const char *eq = strchr(a, '='), *val;
         if (!strcmp(key, "quiet")) { j->tc.quiet = 1; continue; }
+        int is_switch = !strcmp(key, "nesterov") || !strcmp(key, "inverse_bias_correction") ||
+                        !strcmp(key, "rrc_correction");
         if (eq) val = eq + 1;
+        else if (is_switch && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) val = "1";
         else if (i + 1 < argc) val = argv[++i];
         else { snprintf(err, n, "%s: missing value", a); return -1; }
         if (!strcmp(key, "preset") || !strcmp(key, "config") || !strcmp(key, "resume")) continue;

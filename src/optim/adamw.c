@@ -8,7 +8,8 @@ static void adamw_update(real *p, const real *g, real *const *state, size_t n,
     real *m = state[0], *v = state[1];
     real b1 = (real)a->beta1, b2 = (real)a->beta2;
     real decay = (real)(1.0 - a->lr * a->weight_decay);
-    real step = (real)(a->lr / (1.0 - pow(a->beta1, (double)a->t)));
+    /* adamw-nobc: no first-moment bias correction (the second keeps its own) */
+    real step = (real)(a->lr / (a->no_m_bias_correction ? 1.0 : 1.0 - pow(a->beta1, (double)a->t)));
     real inv_sqrt_bc2 = (real)(1.0 / sqrt(1.0 - pow(a->beta2, (double)a->t)));
     real eps = (real)a->eps;
 #pragma omp parallel for
@@ -22,3 +23,14 @@ static void adamw_update(real *p, const real *g, real *const *state, size_t n,
 const optim_rule optim_adamw = {
     "adamw", "AdamW (torch.optim.AdamW semantics: decay p -= lr*wd*p, bias-corrected moments)",
     2, adamw_update};
+
+static void adamw_nobc_update(real *p, const real *g, real *const *state, size_t n,
+                              const tensor_info *t, const optim_step_args *a) {
+    optim_step_args b = *a;
+    b.no_m_bias_correction = 1;
+    adamw_update(p, g, state, n, t, &b);
+}
+
+const optim_rule optim_adamw_nobc = {
+    "adamw-nobc", "AdamW without the first-moment bias correction (Kosson et al. 2024)", 2,
+    adamw_nobc_update};

@@ -3,9 +3,10 @@
 #include <math.h>
 #include <string.h>
 
-extern const optim_rule optim_adamw;
+extern const optim_rule optim_adamw, optim_adamw_nobc, optim_lion, optim_liona, optim_lionar;
 
-static const optim_rule *const rules[] = {&optim_adamw};
+static const optim_rule *const rules[] = {&optim_adamw, &optim_adamw_nobc, &optim_lion, &optim_liona,
+                                          &optim_lionar};
 
 const optim_rule *optim_find(const char *name) {
     for (size_t i = 0; i < sizeof rules / sizeof *rules; i++)
@@ -13,7 +14,7 @@ const optim_rule *optim_find(const char *name) {
     return NULL;
 }
 
-const char *optim_names(void) { return "adamw"; }
+const char *optim_names(void) { return "adamw, adamw-nobc, lion, liona, lionar"; }
 
 double lr_schedule(long step, long total, long warmup, double peak, double min_frac) {
     if (step < warmup) return peak * (double)(step + 1) / (double)warmup;

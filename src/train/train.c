@@ -149,6 +149,11 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
         snprintf(err, n, "%s: at most %d, got '%s'", k, SPIKE_MAX_WINDOW, v);
         return -1;
     }
+    if (!strcmp(k, "nesterov") || !strcmp(k, "inverse_bias_correction") || !strcmp(k, "rrc_correction")) {
+        if (strcmp(v, "0") && strcmp(v, "1")) { snprintf(err, n, "%s: expected 0 or 1, got '%s'", k, v); return -1; }
+        *(k[0] == 'n' ? &t->nesterov : k[0] == 'i' ? &t->inverse_bias_correction : &t->rrc_correction) = *v == '1';
+        return 0;
+    }
     if (!strcmp(k, "spike_k")) return p_dbl(k, v, 0.1, 1e6, &t->spike_k, err, n);
     if (!strcmp(k, "max_rollbacks")) return p_int(k, v, 1, &t->max_rollbacks, err, n);
     if (!strcmp(k, "seed")) {
@@ -185,6 +190,9 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "ckpt_every", t->ckpt_every);
     cJSON_AddNumberToObject(j, "ckpt_final", t->ckpt_final);
     cJSON_AddNumberToObject(j, "keep", t->keep);
+    cJSON_AddNumberToObject(j, "nesterov", t->nesterov);
+    cJSON_AddNumberToObject(j, "inverse_bias_correction", t->inverse_bias_correction);
+    cJSON_AddNumberToObject(j, "rrc_correction", t->rrc_correction);
     cJSON_AddStringToObject(j, "on_spike", t->on_spike == ON_SPIKE_ROLLBACK ? "rollback" : "log");
     cJSON_AddStringToObject(j, "on_nan", t->on_nan == ON_NAN_ROLLBACK ? "rollback" : "stop");
     cJSON_AddNumberToObject(j, "spike_window", t->spike_window);
@@ -298,7 +306,8 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
         for (int k = 0; k < t->rule->n_state; k++) slabs[k] = t->state + (size_t)k * np + ti->offset;
         /* weight decay on matrices only, never on norm gains or gates */
         optim_step_args a = {st->lr, tc->beta1, tc->beta2, tc->eps,
-                             ti->is_matrix ? tc->weight_decay : 0, step + 1};
+                             ti->is_matrix ? tc->weight_decay : 0, step + 1, 0,
+                             tc->nesterov, tc->inverse_bias_correction, tc->rrc_correction};
         t->rule->update(params + ti->offset, grads + ti->offset, slabs, ti->numel, ti, &a);
     }
     t->step++;
@@ -601,6 +610,12 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     L.rule = optim_find(tc->optim);
     if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return -1; }
     if (!tc->data[0]) { snprintf(err, errlen, "data: no training data given (--data DIR)"); return -1; }
+    if (!strncmp(L.rule->name, "adamw", 5) &&
+        (tc->nesterov || tc->inverse_bias_correction || tc->rrc_correction)) {
+        snprintf(err, errlen, "--nesterov, --inverse-bias-correction and --rrc-correction apply to "
+                 "the Lion family (lion, liona, lionar), not to %s", L.rule->name);
+        return -1;
+    }
     if (!tc->resume_from[0]) {
         char **names;
         int n = list_checkpoints(tc->out_dir, &names);

@@ -25,6 +25,7 @@ typedef struct {
     int ckpt_final;        /* 1: write a checkpoint after the last step */
     int keep;              /* keep the newest K checkpoints (0 = all) */
     char resume_from[1024];/* checkpoint to continue from (see train_find_checkpoint) */
+    int nesterov, inverse_bias_correction, rrc_correction; /* Lion family options (lion.c) */
     int on_spike;          /* ON_SPIKE_LOG or ON_SPIKE_ROLLBACK */
     int on_nan;            /* ON_NAN_STOP or ON_NAN_ROLLBACK */
     int spike_window;      /* losses the spike detector remembers (spike.h) */
