@@ -199,18 +199,18 @@ d = d[:12] + struct.pack("<I", len(hs)) + hs + d[16 + hl:-4]
 open(p, "wb").write(d + struct.pack("<I", zlib.crc32(d)))
 PYEOF
 }
-f=$(mk shape.bin); edit_header "$f" 'h["model"]["d_model"] = 64'
-expect_fail "shape.bin: header n_params/n_tensors do not match its model config" "$W" export "$f" "$WORK/x"
-f=$(mk vocab.bin); edit_header "$f" 'h["model"]["vocab_size"] = 300'
-expect_fail "vocab.bin: header n_params/n_tensors do not match its model config" "$W" export "$f" "$WORK/x"
-f=$(mk size.bin); edit_header "$f" 'h["n_params"] = 10**12'
-expect_fail "size.bin: file is" "$W" export "$f" "$WORK/x"
-f=$(mk field.bin); edit_header "$f" 'h["model"]["mlp"] = "relu"'
-expect_fail "field.bin: header field model.mlp: mlp: expected gelu or swiglu, got 'relu'" "$W" export "$f" "$WORK/x"
-f=$(mk nojson.bin); edit_header "$f" 'h = 3'
-expect_fail "nojson.bin: corrupt header (not a JSON object)" "$W" export "$f" "$WORK/x"
-f=$(mk optim.bin); edit_header "$f" 'h["optim"] = 5'
-expect_fail "optim.bin: header fields step/n_state/optim/data_rng missing or invalid" "$W" export "$f" "$WORK/x"
+# NAME|EDIT|ERROR: each edit gets its own copy and one expected error
+while IFS='|' read -r name edit needle; do
+    f=$(mk "$name.bin"); edit_header "$f" "$edit"
+    expect_fail "$name.bin: $needle" "$W" export "$f" "$WORK/x"
+done << 'EOF'
+shape|h["model"]["d_model"] = 64|header n_params/n_tensors do not match its model config
+vocab|h["model"]["vocab_size"] = 300|header n_params/n_tensors do not match its model config
+size|h["n_params"] = 10**12|file is
+field|h["model"]["mlp"] = "relu"|header field model.mlp: mlp: expected gelu or swiglu, got 'relu'
+nojson|h = 3|corrupt header (not a JSON object)
+optim|h["optim"] = 5|header fields step/n_state/optim/data_rng missing or invalid
+EOF
 # resume: a damaged newest checkpoint is skipped with a warning; none valid is an error
 cp -r "$WORK/full" "$WORK/skip"
 truncate -s -1 "$WORK/skip/ckpt_00000015.bin"

@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 3; k++) {
             real *slabs[8];
             for (int j = 0; j < rule->n_state; j++) slabs[j] = state + (size_t)j * N + ti[k].offset;
-            optim_step_args a = {lr, 0.9, lion ? 0.99 : 0.95, 1e-8, ti[k].is_matrix ? 0.1 : 0, s + 1, 0,
+            optim_step_args a = {lr, 0.9, lion ? 0.99 : 0.95, 1e-8, ti[k].is_matrix ? 0.1 : 0, s + 1,
                                  atoi(argv[2]), atoi(argv[3]), atoi(argv[4])};
             rule->update(p + ti[k].offset, g[s] + ti[k].offset, slabs, ti[k].numel, &ti[k], &a);
         }

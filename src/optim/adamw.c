@@ -2,14 +2,13 @@
 #include "optim.h"
 #include <math.h>
 
-static void adamw_update(real *p, const real *g, real *const *state, size_t n,
-                         const tensor_info *t, const optim_step_args *a) {
-    (void)t;
+/* bias_correct_m 0: adamw-nobc (the second moment keeps its correction) */
+static void adamw_core(real *p, const real *g, real *const *state, size_t n,
+                       const optim_step_args *a, int bias_correct_m) {
     real *m = state[0], *v = state[1];
     real b1 = (real)a->beta1, b2 = (real)a->beta2;
     real decay = (real)(1.0 - a->lr * a->weight_decay);
-    /* adamw-nobc: no first-moment bias correction (the second keeps its own) */
-    real step = (real)(a->lr / (a->no_m_bias_correction ? 1.0 : 1.0 - pow(a->beta1, (double)a->t)));
+    real step = (real)(a->lr / (bias_correct_m ? 1.0 - pow(a->beta1, (double)a->t) : 1.0));
     real inv_sqrt_bc2 = (real)(1.0 / sqrt(1.0 - pow(a->beta2, (double)a->t)));
     real eps = (real)a->eps;
 #pragma omp parallel for
@@ -20,15 +19,20 @@ static void adamw_update(real *p, const real *g, real *const *state, size_t n,
     }
 }
 
+static void adamw_update(real *p, const real *g, real *const *state, size_t n,
+                         const tensor_info *t, const optim_step_args *a) {
+    (void)t;
+    adamw_core(p, g, state, n, a, 1);
+}
+
 const optim_rule optim_adamw = {
     "adamw", "AdamW (torch.optim.AdamW semantics: decay p -= lr*wd*p, bias-corrected moments)",
     2, adamw_update};
 
 static void adamw_nobc_update(real *p, const real *g, real *const *state, size_t n,
                               const tensor_info *t, const optim_step_args *a) {
-    optim_step_args b = *a;
-    b.no_m_bias_correction = 1;
-    adamw_update(p, g, state, n, t, &b);
+    (void)t;
+    adamw_core(p, g, state, n, a, 0);
 }
 
 const optim_rule optim_adamw_nobc = {

@@ -23,24 +23,6 @@
 #include <string.h>
 
 #define RRC_F_MIN 0.05
-#define SUM_CHUNKS 64
-
-/* Sum of f(i) over [0, n) in SUM_CHUNKS fixed chunks added in order: the
- * same bits for any thread count (exact resume). */
-#define CHUNKED_SUM(result, n, expr)                                          \
-    do {                                                                      \
-        double part_[SUM_CHUNKS];                                             \
-        _Pragma("omp parallel for")                                           \
-        for (int c_ = 0; c_ < SUM_CHUNKS; c_++) {                             \
-            double s_ = 0;                                                    \
-            for (size_t i = (n) * c_ / SUM_CHUNKS; i < (n) * (c_ + 1) / SUM_CHUNKS; i++) \
-                s_ += (expr);                                                 \
-            part_[c_] = s_;                                                   \
-        }                                                                     \
-        (result) = 0;                                                         \
-        for (int c_ = 0; c_ < SUM_CHUNKS; c_++) (result) += part_[c_];        \
-    } while (0)
-
 static inline real sign_of(real x) { return (real)((x > 0) - (x < 0)); }
 
 /* Updates the momentum m in place, writes the direction sign(...) into u and
@@ -65,9 +47,7 @@ static double lion_direction(real *u, real *m, const real *g, size_t n, const op
     double scale = a->lr;
     if (a->inverse_bias_correction) scale *= 1 - pow(beta, (double)a->t);
     if (a->rrc_correction) {
-        double mm, gg;
-        CHUNKED_SUM(mm, n, (double)m[i] * m[i]);
-        CHUNKED_SUM(gg, n, (double)g[i] * g[i]);
+        double mm = sumsq(m, n), gg = sumsq(g, n);
         double bc = 1 - pow(beta, (double)a->t), r = gg > 0 ? mm / (bc * bc) / gg : 0;
         double c = (1 - beta) / (1 + beta), f2 = (1 - r) / (1 - c);
         if (f2 < RRC_F_MIN * RRC_F_MIN) f2 = RRC_F_MIN * RRC_F_MIN;
@@ -93,12 +73,15 @@ static void liona_update(real *p, const real *g, real *const *state, size_t n,
                          const tensor_info *t, const optim_step_args *a) {
     (void)t;
     real *m = state[0], *u = state[1];
-    double scale = lion_direction(u, m, g, n, a), wd = a->weight_decay, dd;
-    CHUNKED_SUM(dd, n, ((double)u[i] + wd * p[i]) * ((double)u[i] + wd * p[i]));
-    if (dd <= 0) return;
-    real s = (real)(scale * sqrt((double)n / dd)), w = (real)wd;
+    double scale = lion_direction(u, m, g, n, a);
+    real w = (real)a->weight_decay;
 #pragma omp parallel for
-    for (size_t i = 0; i < n; i++) p[i] -= s * (u[i] + w * p[i]);
+    for (size_t i = 0; i < n; i++) u[i] += w * p[i]; /* the total step, decay included */
+    double dd = sumsq(u, n);
+    if (dd <= 0) return;
+    real s = (real)(scale * sqrt((double)n / dd));
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) p[i] -= s * u[i];
 }
 
 static int rotational(const tensor_info *t) { return t->is_matrix && t->kind != K_GATE; }

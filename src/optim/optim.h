@@ -16,7 +16,6 @@ typedef struct {
     double beta1, beta2, eps;
     double weight_decay;  /* already 0 for tensors that are not decayed */
     long t;               /* 1-based count of updates, for bias corrections */
-    int no_m_bias_correction;     /* adamw-nobc */
     int nesterov;                 /* Lion family: one EMA (beta1), Nesterov-style direction */
     int inverse_bias_correction;  /* Lion family: step times (1 - beta^t) */
     int rrc_correction;           /* Lion family: the RRC / SNR factor (lion.c) */

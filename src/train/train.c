@@ -93,6 +93,15 @@ static int p_dbl(const char *k, const char *v, double lo, double hi, double *out
     return 0;
 }
 
+static int p_flag(const char *k, const char *v, int *out, char *err, size_t n) {
+    if (strcmp(v, "0") && strcmp(v, "1")) {
+        snprintf(err, n, "%s: expected 0 or 1, got '%s'", k, v);
+        return -1;
+    }
+    *out = *v == '1';
+    return 0;
+}
+
 static int p_str(const char *k, const char *v, char *out, size_t cap, char *err, size_t n) {
     if (strlen(v) >= cap || !*v) {
         snprintf(err, n, "%s: expected a non-empty value under %zu characters", k, cap);
@@ -127,11 +136,7 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "val_every")) return p_int(k, v, 0, &t->val_every, err, n);
     if (!strcmp(k, "val_batches")) return p_int(k, v, 1, &t->val_batches, err, n);
     if (!strcmp(k, "ckpt_every")) return p_int(k, v, 0, &t->ckpt_every, err, n);
-    if (!strcmp(k, "ckpt_final")) {
-        if (strcmp(v, "0") && strcmp(v, "1")) { snprintf(err, n, "%s: expected 0 or 1, got '%s'", k, v); return -1; }
-        t->ckpt_final = *v == '1';
-        return 0;
-    }
+    if (!strcmp(k, "ckpt_final")) return p_flag(k, v, &t->ckpt_final, err, n);
     if (!strcmp(k, "threads")) return p_int(k, v, 0, &t->threads, err, n);
     if (!strcmp(k, "keep")) return p_int(k, v, 0, &t->keep, err, n);
     if (!strcmp(k, "on_spike") || !strcmp(k, "on_nan")) {
@@ -149,11 +154,9 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
         snprintf(err, n, "%s: at most %d, got '%s'", k, SPIKE_MAX_WINDOW, v);
         return -1;
     }
-    if (!strcmp(k, "nesterov") || !strcmp(k, "inverse_bias_correction") || !strcmp(k, "rrc_correction")) {
-        if (strcmp(v, "0") && strcmp(v, "1")) { snprintf(err, n, "%s: expected 0 or 1, got '%s'", k, v); return -1; }
-        *(k[0] == 'n' ? &t->nesterov : k[0] == 'i' ? &t->inverse_bias_correction : &t->rrc_correction) = *v == '1';
-        return 0;
-    }
+    if (!strcmp(k, "nesterov")) return p_flag(k, v, &t->nesterov, err, n);
+    if (!strcmp(k, "inverse_bias_correction")) return p_flag(k, v, &t->inverse_bias_correction, err, n);
+    if (!strcmp(k, "rrc_correction")) return p_flag(k, v, &t->rrc_correction, err, n);
     if (!strcmp(k, "spike_k")) return p_dbl(k, v, 0.1, 1e6, &t->spike_k, err, n);
     if (!strcmp(k, "max_rollbacks")) return p_int(k, v, 1, &t->max_rollbacks, err, n);
     if (!strcmp(k, "seed")) {
@@ -306,7 +309,7 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
         for (int k = 0; k < t->rule->n_state; k++) slabs[k] = t->state + (size_t)k * np + ti->offset;
         /* weight decay on matrices only, never on norm gains or gates */
         optim_step_args a = {st->lr, tc->beta1, tc->beta2, tc->eps,
-                             ti->is_matrix ? tc->weight_decay : 0, step + 1, 0,
+                             ti->is_matrix ? tc->weight_decay : 0, step + 1,
                              tc->nesterov, tc->inverse_bias_correction, tc->rrc_correction};
         t->rule->update(params + ti->offset, grads + ti->offset, slabs, ti->numel, ti, &a);
     }
@@ -354,6 +357,12 @@ static int list_checkpoints(const char *dir, char ***names) {
     return n;
 }
 
+/* the step in a "ckpt_XXXXXXXX.bin" name (or a path ending in one) */
+static long name_step(const char *name) {
+    const char *base = strrchr(name, '/');
+    return atol((base ? base + 1 : name) + 5);
+}
+
 static void free_names(char **names, int n) {
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
@@ -365,7 +374,7 @@ int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t
     int n = list_checkpoints(run_dir, &names), rc = -1;
     for (int i = 0; i < n && rc; i++) {
         char why[1400];
-        if (max_step >= 0 && atol(names[i] + 5) > max_step) continue;
+        if (max_step >= 0 && name_step(names[i]) > max_step) continue;
         snprintf(path, len, "%s/%s", run_dir, names[i]);
         rc = ckpt_verify(path, why, sizeof why);
         if (rc) fprintf(stderr, "warning: skipping %s\n", why);
@@ -375,23 +384,14 @@ int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t
     return rc;
 }
 
-/* a rollback to step `to` abandons the checkpoints after it */
-static void remove_checkpoints_after(const char *dir, long to) {
+/* Removes all but the newest `keep` checkpoints (keep 0: no limit) and every
+ * one after step max_step (max_step < 0: no limit): --keep, and a rollback
+ * abandoning the checkpoints of the steps it undoes. */
+static void remove_checkpoints(const char *dir, int keep, long max_step) {
     char **names, path[1200];
     int n = list_checkpoints(dir, &names);
     for (int i = 0; i < n; i++) {
-        if (atol(names[i] + 5) <= to) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    free_names(names, n);
-}
-
-/* --keep K: remove all but the newest K checkpoints */
-static void prune_checkpoints(const char *dir, int keep) {
-    char **names, path[1200];
-    int n = list_checkpoints(dir, &names);
-    for (int i = keep; keep > 0 && i < n; i++) {
+        if ((keep <= 0 || i < keep) && (max_step < 0 || name_step(names[i]) <= max_step)) continue;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         unlink(path);
     }
@@ -491,7 +491,7 @@ static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *er
                  L->tc->out_dir);
         return -1;
     }
-    prune_checkpoints(L->tc->out_dir, L->tc->keep);
+    remove_checkpoints(L->tc->out_dir, L->tc->keep, -1);
     return 0;
 }
 
@@ -535,7 +535,7 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     for (int k = 0; k <= L->rs.in_a_row && max_step >= 0; k++) {
         found = !train_find_checkpoint(tc->out_dir, max_step, path, sizeof path, why, sizeof why);
         if (!found) break;
-        max_step = atol(strrchr(path, '/') + 6) - 1;
+        max_step = name_step(path) - 1;
     }
     /* the detector's window goes back with the weights (its later losses
      * belong to the abandoned steps); the rollback counters go on */
@@ -556,7 +556,7 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     L->rs.rollbacks = rs.rollbacks;
     L->rs.in_a_row = rs.in_a_row;
     L->rs.horizon = rs.horizon;
-    remove_checkpoints_after(tc->out_dir, to);
+    remove_checkpoints(tc->out_dir, 0, to);
     L->rs.rollbacks++;
     L->rs.in_a_row++;
     if (bad_step > L->rs.horizon) L->rs.horizon = bad_step;
