@@ -20,9 +20,9 @@
  */
 #include "optim.h"
 #include <math.h>
-#include <string.h>
 
 #define RRC_F_MIN 0.05
+
 static inline real sign_of(real x) { return (real)((x > 0) - (x < 0)); }
 
 /* Updates the momentum m in place, writes the direction sign(...) into u and
