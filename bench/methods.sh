@@ -7,13 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LR=${LR:-5e-3} WARMUP=${WARMUP:-10} STEPS=${STEPS:-300}
-DATA=${WESAR_DATA:-../shared/data}
-make -s build/release/wesar
-W=build/release/wesar
 OUT=${OUT:-runs/methods}
-mkdir -p "$OUT"
-[ -f "$OUT/data/train_000000.bin" ] ||
-    "$W" prepare --tokenizer bytes "$DATA/tinyshakespeare/input.txt" "$OUT/data" > /dev/null
+source bench/common.sh
 METHODS=("Small Init|--init small --reparam none"
          "He Init|--init he --reparam none"
          "WeSaR|--init he --reparam wesar"

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (m && !model_alloc(m, 0, 1, err, sizeof err)) {
             ckpt_extra *x = malloc(sizeof *x);
             if (ckpt_load(path, m, x, err, sizeof err)) fuzz_check_error(err);
-            free(x->state);
+            ckpt_extra_free(x);
             free(x);
         }
         model_free(m);

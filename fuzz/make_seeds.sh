@@ -9,7 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 C=fuzz/corpus
 # (regress_* files, inputs that once found a bug, are kept as they are)
-mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate"
+mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report"
 # shards: version 1 (uint16) and 2 (uint32), ids below 16
 python3 - "$T" "$C/shard" << 'PYEOF'
 import struct, sys
@@ -25,7 +25,7 @@ open(out + "/empty.bin", "wb").write(shard(1, []))
 PYEOF
 "$W" train --vocab-size 16 --d-model 4 --n-heads 1 --n-layers 1 --ffn-dim 8 --seq-len 8 --batch-size 2 \
     --steps 2 --warmup 0 --val-every 0 --threads 1 --data "$T/data_train.bin" --out "$T/run" \
-    --reparam wesar --on-spike rollback --quiet
+    --reparam wesar --on-spike rollback --quiet --telemetry-every 1
 for mode in 0 1; do
     { printf "\\x0$mode"; cat "$T/run/ckpt_00000002.bin"; } > "$C/ckpt/wesar_$mode.bin"
 done
@@ -34,6 +34,17 @@ import json, struct, sys
 d = open(sys.argv[1], "rb").read()
 hl = struct.unpack("<I", d[12:16])[0]
 open(sys.argv[2], "w").write(json.dumps(json.loads(json.loads(d[16:16 + hl])["run"])["spike"]))
+PYEOF
+# report: config.json \x01 log.jsonl \x01 telemetry.jsonl of that run (its first line only)
+{ cat "$T/run/config.json"; printf '\x01'; cat "$T/run/log.jsonl"; printf '\x01'; head -1 "$T/run/telemetry.jsonl"; } \
+    > "$C/report/run.bin"
+printf '{"model":{"n_layers":1},"train":{}}\x01{"step":1,"loss":2,"spike":true}\n{"step":2,"event":"rollback","failed_step":3}\n' \
+    > "$C/report/minimal.bin"
+python3 - "$T/run/ckpt_00000002.bin" "$C/runstate/jump.json" << 'PYEOF'
+import json, struct, sys
+d = open(sys.argv[1], "rb").read()
+hl = struct.unpack("<I", d[12:16])[0]
+open(sys.argv[2], "w").write(json.dumps(json.loads(json.loads(d[16:16 + hl])["run"])["jump"]))
 PYEOF
 printf '{"window":20,"k":6,"n":3,"head":3,"run":0,"events":1,"hist":[2.5,2.25,2.125]}' > "$C/runstate/three.json"
 printf '{"d_model": 64, "n_layers": 2, "mlp": "swiglu", "reparam": "wesar", "sigma2": 4e-5, "lr": 0.002, "on_spike": "rollback"}' \

@@ -2,9 +2,10 @@
 # Installs the Debian packages wesar needs to build, train and test.
 # Idempotent: does nothing when everything is there.  Run as root (or via sudo).
 set -euo pipefail
-# clang + libclang-rt-14-dev: the libFuzzer targets (fuzz/); util-linux: unshare for the disk-full test
+# clang + libclang-rt-14-dev: the libFuzzer targets (fuzz/); util-linux: unshare for the disk-full test;
+# chromium: tests/report.sh renders `wesar report` headless and checks the screenshot
 PKGS=(gcc make libc6-dev libopenblas-openmp-dev libcjson-dev python3 python3-numpy python3-torch curl xz-utils
-      clang libclang-rt-14-dev util-linux)
+      clang libclang-rt-14-dev util-linux chromium)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")

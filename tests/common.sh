@@ -12,3 +12,16 @@ expect_fail() {
     [ "$(grep -c . "$WORK/e")" -le 3 ] || fail "'$*': more than a short error: $(cat "$WORK/e")"
 }
 expect_ok() { "$@" > "$WORK/o" 2> "$WORK/e" || fail "'$*' failed: $(cat "$WORK/e")"; }
+# poisoned_corpus FILE: a word corpus with a stretch of random characters in
+# the middle; batches that land there have losses far above the trend, like
+# the bad data batches behind PaLM's spikes
+poisoned_corpus() {
+    python3 -c '
+import random
+r = random.Random(5)
+words = "the of and to in is was for on that with as by at from his her an be".split()
+t = "\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(800))
+g = "".join(chr(r.randrange(33, 127)) for _ in range(600))
+print(t[:len(t) // 2] + g + t[len(t) // 2:])
+' > "$1"
+}

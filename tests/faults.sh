@@ -24,14 +24,7 @@ D=(--data "$WORK/data")
 # log, default detector.  The corpus has a stretch of random characters in
 # the middle: a batch that lands there has a loss far above the trend, as
 # with the bad data batches behind PaLM's spikes.
-$PY -c '
-import random
-r = random.Random(5)
-words = "the of and to in is was for on that with as by at from his her an be".split()
-t = "\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(800))
-g = "".join(chr(r.randrange(33, 127)) for _ in range(600))
-print(t[:len(t) // 2] + g + t[len(t) // 2:])
-' > "$WORK/poisoned.txt"
+poisoned_corpus "$WORK/poisoned.txt"
 expect_ok "$W" prepare --quiet "$WORK/poisoned.txt" "$WORK/pdata"
 SPK=(--data "$WORK/pdata" --ckpt-every 5 --steps 200)
 expect_ok "$W" train "${SMALL[@]}" "${SPK[@]}" --out "$WORK/slog"
@@ -49,6 +42,7 @@ s, c = first["failed_step"], first["step"]
 # the first rollback happens at the first spike, to the newest checkpoint before it
 assert s == spikes[0], (s, spikes[0])
 assert c == (s - 1) // 5 * 5 and first["skipped_batches"] == s - c and first["reason"] == "spike", first
+assert all(isinstance(B[i].get("jumped"), list) for i in ev), "a spike rollback without its jumped list"
 # up to the checkpoint, both runs are the same run
 a = {r["step"]: r["loss"] for r in A}
 for r in B[:ev[0]]:
@@ -63,6 +57,25 @@ assert steps == list(range(1, 201)), steps
 # no spike survives in the rollback run's curve
 assert not any(r.get("spike") for r in B), "a spike was kept"
 print(len(ev), "rollbacks; first at step", s, "back to", c)
+PYEOF
+# the telemetry log is cut back with the rollbacks: every due step once, in order
+$PY - "$WORK/srb/telemetry.jsonl" << 'PYEOF' || fail "telemetry log after rollbacks"
+import json, sys
+steps = [json.loads(l)["step"] for l in open(sys.argv[1])]
+assert steps == [1] + list(range(10, 201, 10)), steps
+PYEOF
+# spikes name the matrices whose update ratio jumped: with Adam's beta2 at
+# 0.999 and no clipping, the rows of characters never seen before take
+# outsized first steps when a batch reaches them
+expect_ok "$W" train "${SMALL[@]}" "${SPK[@]}" --out "$WORK/sjump" --grad-clip 0 --beta2 0.999
+$PY - "$WORK/sjump/log.jsonl" "$WORK/slog/log.jsonl" << 'PYEOF' || fail "jumped matrices in spike lines"
+import json, sys
+for path in sys.argv[1:]:
+    spikes = [json.loads(l) for l in open(path) if '"spike":true' in l]
+    assert spikes and all(isinstance(r.get("jumped"), list) for r in spikes), spikes
+jumps = [j for r in [json.loads(l) for l in open(sys.argv[1]) if '"spike":true' in l] for j in r["jumped"]]
+assert any(j["name"] == "embed.W_e" and j["factor"] > 2 for j in jumps), jumps
+print(len(jumps), "jumped matrices named at spikes")
 PYEOF
 # resumed half-way (from a copy of its step-120 checkpoint), a rollback run
 # ends as the uninterrupted one: the detector and the counters are in the checkpoint
@@ -82,7 +95,7 @@ sys.exit(state(sys.argv[1]) != state(sys.argv[2]))
 PYEOF
 }
 same_state "$WORK/srb/ckpt_00000200.bin" "$WORK/srb2/ckpt_00000200.bin" || fail "resumed rollback run differs"
-nums() { sed 's/,"ms":[0-9.]*//' "$1"; }
+nums() { sed 's/,"ms":[0-9.]*//; s/,"telemetry_ms":[0-9.]*//' "$1"; }
 diff <(nums "$WORK/srb/log.jsonl") <(nums "$WORK/srb2/log.jsonl") > /dev/null ||
     fail "resumed rollback run: logs differ"
 # giving up: with a threshold this low, two rollbacks in a row come soon

@@ -5,10 +5,15 @@
  * gradient, and every parameter after 3 AdamW steps with clipping,
  * accumulation and the warmup/cosine schedule.
  *
+ * With rrc_tokens=N, per-matrix telemetry (telemetry.h) runs on every step
+ * and step 3's measures go to out.bin as "tel.NAME" (with the parameters
+ * before step 3 as "before3.*") for tests/ref/check_telemetry.py.
+ *
  * usage: ref_dump OUTDIR [key=value ...]   (model keys, e.g. mlp=swiglu n_kv_heads=2) */
 #include "ckpt/ckpt.h"
 #include "model/model.h"
 #include "tensorfile.h"
+#include "train/telemetry.h"
 #include "train/train.h"
 #include "util/rng.h"
 #include <stdio.h>
@@ -38,10 +43,11 @@ int main(int argc, char **argv) {
     model_config c = {.vocab_size = 50, .d_model = 32, .n_layers = 2, .n_heads = 4,
                       .seq_len = 16, .mlp = MLP_GELU, .rope_theta = 10000, .norm_eps = 1e-5};
     char err[512];
-    int power_steps = -1, save_ckpt = 0;
+    int power_steps = -1, save_ckpt = 0, rrc_tokens = 0;
     for (int i = 2; i < argc; i++) {
         if (!strncmp(argv[i], "power_steps=", 12)) { power_steps = atoi(argv[i] + 12); continue; }
         if (!strcmp(argv[i], "ckpt=1")) { save_ckpt = 1; continue; }
+        if (!strncmp(argv[i], "rrc_tokens=", 11)) { rrc_tokens = atoi(argv[i] + 11); continue; }
         char kv[128];
         snprintf(kv, sizeof kv, "%s", argv[i]);
         char *eq = strchr(kv, '=');
@@ -59,6 +65,7 @@ int main(int argc, char **argv) {
     tc.weight_decay = 0.1;
     tc.zloss = 1e-2;
     tc.grad_clip = 1.0;
+    tc.telemetry_every = 3; /* with rrc_tokens=: full telemetry on steps 1 and 3 */
     int B = tc.batch_size, T = 12, A = tc.grad_accum, S = 3;
     model *m = model_create(&c, err, sizeof err);
     if (!m || model_alloc(m, B, T, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
@@ -128,8 +135,15 @@ int main(int argc, char **argv) {
     put_params(&tf, m, "grad.", model_grads(m));
     trainer *tr = trainer_create(m, &tc, err, sizeof err);
     if (!tr) { fprintf(stderr, "%s\n", err); return 1; }
+    telemetry *tel = NULL;
+    if (rrc_tokens) { /* full measures on step 3 (and 1): telemetry_every 3 */
+        tel = telemetry_create(m, rrc_tokens, err, sizeof err);
+        if (!tel) { fprintf(stderr, "%s\n", err); return 1; }
+        trainer_set_telemetry(tr, tel);
+    }
     double losses[3], norms[3];
     for (int s = 0; s < S; s++) {
+        if (tel && s == S - 1) put_params(&tf, m, "before3.", model_params(m));
         step_stats st;
         if (trainer_step(tr, tok + (size_t)s * A * B * T, tgt + (size_t)s * A * B * T, T, &st, err,
                          sizeof err)) {
@@ -143,6 +157,16 @@ int main(int argc, char **argv) {
     tf_put(&tf, "step_loss", 2, 1, sd, losses);
     tf_put(&tf, "step_grad_norm", 2, 1, sd, norms);
     put_params(&tf, m, "after.", model_params(m));
+    for (int k = 0; tel && k < telemetry_count(tel); k++) {
+        const matrix_stats *ms = telemetry_stats(tel, k);
+        double v[8] = {ms->update_ratio, ms->update_ratio_eff, ms->angle, ms->rrc,
+                       ms->grad_norm, ms->norm, ms->norm_eff, ms->gate};
+        char name[128];
+        snprintf(name, sizeof name, "tel.%s", telemetry_name(tel, k));
+        int64_t d8[1] = {8};
+        tf_put(&tf, name, 2, 1, d8, v);
+    }
+    telemetry_free(tel);
     if (save_ckpt) { /* the trained (gated) model's logits, and its checkpoint for `wesar export` */
         model_forward(m, tok, NULL, B, T, NULL);
         int64_t ld[2] = {(int64_t)B * T, c.vocab_size};

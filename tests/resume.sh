@@ -14,7 +14,8 @@ print("\n".join(" ".join(r.choice("abcde fghij klmno".split()) for _ in range(9)
 ' > "$WORK/c.txt"
 "$W" prepare "$WORK/c.txt" "$WORK/data" --quiet || fail prepare
 ARGS=(--d-model 64 --n-layers 2 --n-heads 4 --seq-len 64 --batch-size 8 --steps 40 --warmup 5
-      --ckpt-every 4 --keep 2 --threads 2 --val-every 10 --val-batches 2 --reparam wesar --quiet)
+      --ckpt-every 4 --keep 2 --threads 2 --val-every 10 --val-batches 2 --reparam wesar --quiet
+      --telemetry-every 3)
 "$W" train "${ARGS[@]}" --data "$WORK/data" --out "$WORK/a" || fail "reference run"
 # kill -9 after a random number of logged steps (not a random time, so the test
 # bites however fast the machine is); the kill lands mid-step or mid-checkpoint
@@ -40,6 +41,7 @@ wait $pid || fail "the last resumed run failed"
 echo "killed $kills times"
 [ "$(ls "$WORK/b" | grep -c '^ckpt_.*\.bin$')" = 2 ] || fail "--keep 2 kept $(ls "$WORK/b")"
 cmp <(cut -d, -f1-3 "$WORK/a/log.jsonl") <(cut -d, -f1-3 "$WORK/b/log.jsonl") || fail "loss curves differ"
+cmp "$WORK/a/telemetry.jsonl" "$WORK/b/telemetry.jsonl" || fail "telemetry.jsonl differs"
 python3 - "$WORK/a/ckpt_00000040.bin" "$WORK/b/ckpt_00000040.bin" << 'PYEOF' || fail "final checkpoints differ"
 import struct, sys
 def body(p):

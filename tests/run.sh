@@ -49,6 +49,10 @@ suite() {
                    "lionar" "lionar rrc" "lionar nesterov ibc rrc"; do
             run "$B/optim-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_optim.py build/$B/optim_dump "$WORK/opt_$B" $cfg
         done
+        for cfg in "reparam=none rrc_tokens=7" "reparam=wesar rrc_tokens=1000" "reparam=weightnorm rrc_tokens=7" \
+                   "reparam=sigmareparam mlp=swiglu rrc_tokens=5" "reparam=residual mlp=swiglu n_kv_heads=2 rrc_tokens=7"; do
+            run "$B/telemetry-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_telemetry.py build/$B/ref_dump "$WORK/tel_$B" $cfg
+        done
         run "$B/torch-ref power iteration" "$TORCH_PY" tests/ref/check_power.py build/$B/ref_dump "$WORK/pw_$B"
         for cfg in "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
                    "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small" "reparam=none init=gpt2"; do
@@ -64,6 +68,13 @@ suite() {
     fi
     run "$B/cli" tests/cli.sh build/$B/wesar "$WORK/cli_$B" "$DATA"
     run "$B/faults: rollback, disk full, damaged input" tests/faults.sh build/$B/wesar "$WORK/faults_$B"
+    # exit 77: everything but the Chromium screenshot passed, and chromium is missing
+    tests/report.sh build/$B/wesar "$WORK/report_$B" > "$WORK/report.txt" 2>&1
+    case $? in
+        0) run "$B/report (Chromium screenshot)" cat "$WORK/report.txt" ;;
+        77) run "$B/report" true; skip "$B/report screenshot" "chromium is not installed (apt-get install chromium)" ;;
+        *) run "$B/report" sh -c "cat '$WORK/report.txt'; false" ;;
+    esac
 }
 
 run "fp64/finite-differences" build/fp64/test_grad

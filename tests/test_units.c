@@ -2,6 +2,7 @@
  * tokenizer and prepare, each against closed-form or hand-made expectations. */
 #include "check.h"
 #include "train/spike.h"
+#include "train/telemetry.h"
 #include "ckpt/ckpt.h"
 #include "data/prepare.h"
 #include "data/shard.h"
@@ -10,6 +11,7 @@
 #include "model/model.h"
 #include "optim/optim.h"
 #include "util/fileio.h"
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -241,7 +243,7 @@ static void test_ckpt(void) {
     CHECK(y.step == 77 && y.n_state == 2 && !memcmp(y.state, state, 2 * np * sizeof(real)) &&
           !memcmp(&y.data_rng, &x.data_rng, sizeof x.data_rng) && !strcmp(y.optim, "adamw"),
           "optimizer state, step and rng round trip");
-    free(y.state);
+    ckpt_extra_free(&y);
     /* one flipped bit, a truncation, a wrong model */
     FILE *f = fopen(path, "r+b");
     fseek(f, -100, SEEK_END);
@@ -336,6 +338,82 @@ static void test_spike(void) {
     CHECK(in_row == 20, "new level after %d spikes, expected 20", in_row);
 }
 
+/* Closed-form steps: W <- (1+e) W gives update ratio e and angle 0; rows
+ * turned by theta in a plane give angle theta, down to 1e-7 rad where
+ * acos(fp32 dot) would read 0; a 5x larger step in one matrix is the one
+ * telemetry_jumped names, with factor 5. */
+static void test_telemetry(void) {
+    char err[256];
+    model_config c = {.vocab_size = 11, .d_model = 8, .n_layers = 1, .n_heads = 2, .seq_len = 4,
+                      .mlp = MLP_GELU, .rope_theta = 10000, .norm_eps = 1e-5};
+    model *m = model_create(&c, err, sizeof err);
+    CHECK(m && !model_alloc(m, 1, 4, err, sizeof err), "%s", err);
+    model_init(m, 3);
+    telemetry *tel = telemetry_create(m, 4, err, sizeof err);
+    CHECK(tel != NULL, "%s", err);
+    if (!tel) return;
+    real *p = model_params(m);
+    double *gsq = calloc((size_t)model_num_tensors(m), sizeof *gsq);
+    int nm = telemetry_count(tel), target = 3;
+    double lr = 0.5;
+    for (int step = 0; step < 12; step++) {
+        telemetry_before(tel, gsq);
+        for (int k = 0; k < nm; k++) {
+            const tensor_info *t = NULL;
+            for (int i = 0; i < model_num_tensors(m); i++)
+                if (!strcmp(model_tensor(m, i)->name, telemetry_name(tel, k))) t = model_tensor(m, i);
+            double e = 1e-3 * lr * (step == 11 && k == target ? 5 : 1);
+            for (size_t j = 0; j < t->numel; j++) p[t->offset + j] = (real)(p[t->offset + j] * (1 + e));
+        }
+        telemetry_after(tel, lr, 0);
+    }
+    const matrix_stats *s = telemetry_stats(tel, 0);
+    /* fp32 rounding of the scaled weights: ~6e-8 relative per element */
+    CHECK(fabs(s->update_ratio - 5e-4) < 5e-4 * 1e-4 && fabs(s->angle) < 1e-7,
+          "uniform scaling: ratio %g (want 5e-4), angle %g (want 0)", s->update_ratio, s->angle);
+    int which[3];
+    double f[3];
+    int nj = telemetry_jumped(tel, 2.0, 3, which, f);
+    CHECK(nj == 1 && which[0] == target && fabs(f[0] - 5) < 1e-3,
+          "jumped: %d matrices, first %s x%g (want %s x5)", nj, nj ? telemetry_name(tel, which[0]) : "-",
+          nj ? f[0] : 0, telemetry_name(tel, target));
+    /* state round trip through JSON */
+    char *js = malloc(telemetry_state_len(tel));
+    CHECK(!telemetry_state_to_json(tel, js, telemetry_state_len(tel)), "state json");
+    cJSON *item = cJSON_Parse(js);
+    telemetry_reset(tel);
+    CHECK(telemetry_jumped(tel, 2.0, 3, which, f) == 0, "reset keeps history");
+    telemetry_state_from_json(tel, item);
+    CHECK(telemetry_jumped(tel, 2.0, 3, which, f) == 1 && which[0] == target, "state round trip");
+    cJSON_Delete(item);
+    free(js);
+    /* rotations: every row of matrix 0 becomes (cos phi, sin phi, 0...) and
+     * then turns by theta */
+    const tensor_info *t0 = NULL;
+    for (int i = 0; i < model_num_tensors(m); i++)
+        if (!strcmp(model_tensor(m, i)->name, telemetry_name(tel, 0))) t0 = model_tensor(m, i);
+    for (int r = 0; r < 2; r++) {
+        double theta = r ? 1e-7 : 0.3;
+        for (int row = 0; row < t0->rows; row++) {
+            real *w = p + t0->offset + (size_t)row * t0->cols;
+            memset(w, 0, (size_t)t0->cols * sizeof *w);
+            w[0] = 1;
+        }
+        telemetry_before(tel, gsq);
+        for (int row = 0; row < t0->rows; row++) {
+            real *w = p + t0->offset + (size_t)row * t0->cols;
+            w[0] = (real)cos(theta);
+            w[1] = (real)sin(theta);
+        }
+        telemetry_after(tel, lr, 0);
+        double got = telemetry_stats(tel, 0)->angle;
+        CHECK(fabs(got - theta) < 1e-6 * theta + 1e-12, "angle %g, want %g", got, theta);
+    }
+    free(gsq);
+    telemetry_free(tel);
+    model_free(m);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/wesar_units_%d", (int)getpid());
     char err[256];
@@ -348,6 +426,7 @@ int main(void) {
     test_ckpt();
     test_prepare();
     test_spike();
+    test_telemetry();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) return 1;

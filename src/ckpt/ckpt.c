@@ -42,7 +42,7 @@ int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t
     cJSON_AddItemToObject(h, "train", tj ? tj : cJSON_CreateObject());
     /* kept as a string: its numbers must come back bit for bit, and cJSON
      * prints numbers with only as many digits as it deems enough */
-    if (x->run_json[0]) cJSON_AddStringToObject(h, "run", x->run_json);
+    if (x->run_json && x->run_json[0]) cJSON_AddStringToObject(h, "run", x->run_json);
     char *hs = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     if (!hs) { snprintf(err, errlen, "out of memory"); return -1; }
@@ -259,8 +259,10 @@ int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errle
         if (ts) snprintf(x->train_json, sizeof x->train_json, "%s", ts);
         free(ts);
         cJSON *rj = cJSON_GetObjectItem(r.header, "run");
-        if (cJSON_IsString(rj) && strlen(rj->valuestring) < sizeof x->run_json)
-            snprintf(x->run_json, sizeof x->run_json, "%s", rj->valuestring);
+        if (cJSON_IsString(rj) && !(x->run_json = strdup(rj->valuestring))) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
     }
     if (!rc && x->n_state) {
         x->state = malloc((size_t)x->n_state * np * sizeof(real));
@@ -279,7 +281,14 @@ int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errle
             rc = -1;
         }
     }
-    if (rc) { free(x->state); x->state = NULL; }
+    if (rc) ckpt_extra_free(x);
     close_reader(&r);
     return rc;
+}
+
+void ckpt_extra_free(ckpt_extra *x) {
+    free(x->state);
+    free(x->run_json);
+    x->state = NULL;
+    x->run_json = NULL;
 }

@@ -25,8 +25,12 @@ typedef struct {
     int n_state;
     real *state;            /* n_state * n_params, may be NULL when n_state == 0 */
     char train_json[4096];  /* the training config, for the record */
-    char run_json[32768];   /* optional run state (spike detector, rollbacks), a JSON object */
+    char *run_json;         /* optional run state (spike detector, rollbacks, telemetry), a
+                               JSON object; ckpt_load allocates it */
 } ckpt_extra;
+
+/* Frees what ckpt_load allocated (state, run_json). */
+void ckpt_extra_free(ckpt_extra *x);
 
 int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t errlen);
 
@@ -37,6 +41,7 @@ int ckpt_read_config(const char *path, model_config *cfg, char *train_json, size
 /* Checks magic, version, header and the checksum of the whole file. */
 int ckpt_verify(const char *path, char *err, size_t errlen);
 /* Loads into a model built from that config (params allocated).  x->state
- * is allocated here if the file has optimizer state; free it with free(). */
+ * (if the file has optimizer state) and x->run_json are allocated here:
+ * release them with ckpt_extra_free. */
 int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errlen);
 #endif

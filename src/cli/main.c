@@ -4,6 +4,7 @@
 #include "../data/prepare.h"
 #include "../model/config.h"
 #include "../model/model.h"
+#include "../report/report.h"
 #include "../train/train.h"
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ static const char *USAGE =
     "  wesar train --resume RUNDIR [--KEY VALUE ...]   (newest valid checkpoint in RUNDIR)\n"
     "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
     "  wesar export CHECKPOINT OUTDIR     (merged Hugging Face model.safetensors + config.json)\n"
+    "  wesar report RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)\n"
     "\n"
     "model keys:  vocab_size d_model n_layers n_heads n_kv_heads ffn_dim seq_len\n"
     "             mlp (gelu|swiglu) rope_theta norm_eps\n"
@@ -35,6 +37,8 @@ static const char *USAGE =
     "             on_spike (log|rollback) on_nan (stop|rollback) spike_window spike_k\n"
     "             max_rollbacks (rollback: to the newest checkpoint before the failed step,\n"
     "             skipping the batches in between; give up after that many in a row)\n"
+    "             telemetry_every (10; 0 = off: per-matrix update ratio, angle, RRC,\n"
+    "             gradient norm and gate in OUT/telemetry.jsonl) rrc_tokens (0: auto)\n"
     "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
     "(key=value lines or a JSON object); flags override the file, which overrides\n"
     "the preset.  See README.md for every default.\n";
@@ -166,13 +170,39 @@ static int cmd_export(int argc, char **argv) {
     if (!m || model_alloc(m, 0, 1, err, sizeof err)) { model_free(m); return die(err); }
     ckpt_extra x;
     int rc = ckpt_load(argv[0], m, &x, err, sizeof err) || export_hf(m, argv[1], err, sizeof err);
-    free(x.state);
+    ckpt_extra_free(&x);
     if (!rc)
         printf("exported %s (step %ld, %s, reparam %s merged) to %s/model.safetensors + config.json\n",
                argv[0], x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM",
                c.reparam, argv[1]);
     model_free(m);
     return rc ? die(err) : 0;
+}
+
+static int cmd_report(int argc, char **argv) {
+    const char *outp = "report.html";
+    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+    int n = 0;
+    if (!dirs) return die("out of memory");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) {
+            if (i + 1 >= argc) { free(dirs); return die("report: -o needs a file name"); }
+            outp = argv[++i];
+        } else if (!strncmp(argv[i], "-", 1)) {
+            free(dirs);
+            fprintf(stderr, "wesar: error: report: unknown option '%s' (expected RUNDIR... [-o FILE])\n", argv[i]);
+            return 1;
+        } else {
+            dirs[n++] = argv[i];
+        }
+    }
+    char err[1400];
+    int rc = n ? report_write(dirs, n, outp, err, sizeof err) : -1;
+    if (!n) snprintf(err, sizeof err, "report: expected one or more run directories (wesar report RUNDIR... -o report.html)");
+    free(dirs);
+    if (rc) return die(err);
+    printf("wrote %s (%d run%s)\n", outp, n, n == 1 ? "" : "s");
+    return 0;
 }
 
 static int cmd_prepare(int argc, char **argv) {
@@ -214,6 +244,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "export")) return cmd_export(argc - 2, argv + 2);
-    fprintf(stderr, "wesar: error: unknown command '%s' (expected prepare, train, info or export)\n", argv[1]);
+    if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
+    fprintf(stderr, "wesar: error: unknown command '%s' (expected prepare, train, info, export or report)\n", argv[1]);
     return 2;
 }

@@ -319,6 +319,21 @@ void model_merged(model *m, int i, real *out) {
     merge_effective(&v, out);
 }
 
+void model_merged_at(const model *m, const real *params, int i, real *out) {
+    const tensor_info *t = &m->tensors[i];
+    real scale = 1;
+    reparam_view v = {t, (real *)params + t->offset, NULL, NULL, NULL, NULL, NULL, NULL,
+                      m->eff ? out : NULL, &scale, &m->fixed[i]};
+    if (t->gate >= 0) v.gate = (real *)params + m->tensors[t->gate].offset;
+    if (t->aux >= 0) {
+        v.u = (real *)params + m->tensors[t->aux].offset;
+        v.v = (real *)params + m->tensors[t->aux + 1].offset;
+        v.s = (real *)params + m->tensors[t->aux + 2].offset;
+    }
+    m->rule->effective(&v); /* reads the parameters; writes only scale and out */
+    merge_effective(&v, out);
+}
+
 void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real)); }
 
 #define PARAM(ti) (m->params + m->tensors[ti].offset)
@@ -400,6 +415,26 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
         loss->z = n ? z / n : 0;
     }
     return 0;
+}
+
+const real *model_input_of(const model *m, int i, int *M) {
+    const tensor_info *t = &m->tensors[i];
+    *M = m->cur_B * m->cur_T;
+    if (t->kind == K_WP) return m->a.final_n;
+    if (t->layer < 0 || !*M) return NULL;
+    layer_acts L = layer_acts_of((model *)m, t->layer, m->cur_B, m->cur_T);
+    switch (t->kind) {
+    case K_WQ: case K_WK: case K_WV: return L.an;
+    case K_WO: return L.att;
+    case K_WGATE: case K_WU: return L.mn;
+    case K_WD: return L.act;
+    default: return NULL;
+    }
+}
+
+const int32_t *model_last_tokens(const model *m, int *M) {
+    *M = m->cur_B * m->cur_T;
+    return m->cur_tok;
 }
 
 void model_backward(model *m, real row_weight, real zcoef) {

@@ -86,6 +86,15 @@ void model_zero_grad(model *m);
 /* The plain effective matrix of tensor i (scale and reparameterization folded
  * in), for export; out has numel entries. */
 void model_merged(model *m, int i, real *out);
+/* The effective matrix of tensor i as the parameter buffer `params` (the
+ * model's layout, e.g. a copy taken before an optimizer step) makes it, with
+ * the same rule; the model itself is not touched.  For telemetry. */
+void model_merged_at(const model *m, const real *params, int i, real *out);
+/* The rows X (*M x cols) that matrix i multiplied in the last forward pass,
+ * its layer input; NULL for the embedding, which is a lookup of the tokens
+ * model_last_tokens gives.  Valid until the next forward. */
+const real *model_input_of(const model *m, int i, int *M);
+const int32_t *model_last_tokens(const model *m, int *M);
 /* Recomputes the effective scales/matrices from the parameters (model_forward
  * does this itself; call it before model_merged after changing parameters). */
 void model_effective(model *m);

@@ -8,6 +8,7 @@
 #include "../util/fileio.h"
 #include "../util/rng.h"
 #include "spike.h"
+#include "telemetry.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +46,8 @@ void train_defaults(train_config *t, const char *preset) {
     t->spike_window = 50;  /* long enough for a stable std, short enough to follow the decay */
     t->spike_k = 6;        /* loss noise is near-Gaussian early on; 6 sigma is never noise */
     t->max_rollbacks = 3;
+    t->telemetry_every = 10;
+    t->rrc_tokens = 0;     /* auto: see rrc_rows */
     t->seed = 1337;
     if (preset && !strcmp(preset, "tiny")) {
         /* ~3 minutes on 2 cores; reaches about 1.74 nats/byte on tinyshakespeare */
@@ -159,6 +162,8 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "rrc_correction")) return p_flag(k, v, &t->rrc_correction, err, n);
     if (!strcmp(k, "spike_k")) return p_dbl(k, v, 0.1, 1e6, &t->spike_k, err, n);
     if (!strcmp(k, "max_rollbacks")) return p_int(k, v, 1, &t->max_rollbacks, err, n);
+    if (!strcmp(k, "telemetry_every")) return p_int(k, v, 0, &t->telemetry_every, err, n);
+    if (!strcmp(k, "rrc_tokens")) return p_int(k, v, 0, &t->rrc_tokens, err, n);
     if (!strcmp(k, "seed")) {
         long s;
         if (p_long(k, v, 0, &s, err, n)) return -1;
@@ -201,6 +206,8 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "spike_window", t->spike_window);
     cJSON_AddNumberToObject(j, "spike_k", t->spike_k);
     cJSON_AddNumberToObject(j, "max_rollbacks", t->max_rollbacks);
+    cJSON_AddNumberToObject(j, "telemetry_every", t->telemetry_every);
+    cJSON_AddNumberToObject(j, "rrc_tokens", t->rrc_tokens);
     cJSON_AddNumberToObject(j, "seed", (double)t->seed);
     cJSON_AddNumberToObject(j, "threads", t->threads);
     char *text = cJSON_PrintUnformatted(j);
@@ -229,14 +236,20 @@ struct trainer {
     const optim_rule *rule;
     real *state;
     long step;
+    double *gsq;        /* squared gradient norm per tensor, before clipping */
+    telemetry *tel;     /* or NULL */
 };
 
 trainer *trainer_create(model *m, const train_config *tc, char *err, size_t errlen) {
     const optim_rule *rule = optim_find(tc->optim);
     if (!rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return NULL; }
     trainer *t = calloc(1, sizeof *t);
-    if (t) t->state = calloc((size_t)rule->n_state * model_num_params(m) + 1, sizeof(real));
-    if (!t || !t->state) {
+    if (t) {
+        t->state = calloc((size_t)rule->n_state * model_num_params(m) + 1, sizeof(real));
+        t->gsq = calloc((size_t)model_num_tensors(m), sizeof *t->gsq);
+    }
+    if (!t || !t->state || !t->gsq) {
+        if (t) free(t->state);
         free(t);
         snprintf(err, errlen, "out of memory for the optimizer state");
         return NULL;
@@ -250,7 +263,15 @@ trainer *trainer_create(model *m, const train_config *tc, char *err, size_t errl
 void trainer_free(trainer *t) {
     if (!t) return;
     free(t->state);
+    free(t->gsq);
     free(t);
+}
+
+void trainer_set_telemetry(trainer *t, telemetry *tel) { t->tel = tel; }
+
+int train_telemetry_due(const train_config *tc, long step) {
+    return tc->telemetry_every > 0 &&
+           ((step + 1) % tc->telemetry_every == 0 || step == 0 || step + 1 == tc->steps);
 }
 
 long trainer_steps_done(const trainer *t) { return t->step; }
@@ -297,7 +318,11 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
             return TRAIN_NONFINITE;
         }
         ss += s;
+        t->gsq[i] = s;
     }
+    double tel0 = now_sec();
+    if (t->tel) telemetry_before(t->tel, t->gsq);
+    st->telemetry_ms = (now_sec() - tel0) * 1e3;
     st->grad_norm = sqrt(ss);
     if (tc->grad_clip > 0 && st->grad_norm > tc->grad_clip)
         scale_inplace(grads, (real)(tc->grad_clip / st->grad_norm), np);
@@ -313,6 +338,9 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
                              tc->nesterov, tc->inverse_bias_correction, tc->rrc_correction};
         t->rule->update(params + ti->offset, grads + ti->offset, slabs, ti->numel, ti, &a);
     }
+    tel0 = now_sec();
+    if (t->tel) telemetry_after(t->tel, st->lr, train_telemetry_due(tc, step));
+    st->telemetry_ms += (now_sec() - tel0) * 1e3;
     t->step++;
     return 0;
 }
@@ -406,14 +434,17 @@ static int trim_log(const char *path, long step, int keep_events, char *err, siz
     if (!f) return 0;
     atomic_file out;
     if (atomic_open(&out, path, err, errlen)) { fclose(f); return -1; }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
     int bad = 0;
-    while (!bad && fgets(line, sizeof line, f)) {
+    while (!bad && (n = getline(&line, &cap, f)) > 0) { /* telemetry lines are long */
         long s;
-        if (sscanf(line, "{\"step\":%ld", &s) == 1 && strchr(line, '\n') &&
+        if (sscanf(line, "{\"step\":%ld", &s) == 1 && line[n - 1] == '\n' &&
             (s <= step || (keep_events && strstr(line, "\"event\":"))))
-            bad = atomic_write(&out, line, strlen(line));
+            bad = atomic_write(&out, line, (size_t)n);
     }
+    free(line);
     fclose(f);
     return atomic_commit(&out, bad, err, errlen);
 }
@@ -432,18 +463,28 @@ static void run_state_init(run_state *r, const train_config *tc) {
     spike_init(&r->spikes, tc->spike_window, tc->spike_k);
 }
 
-static void run_to_json(const run_state *r, char *buf, size_t len) {
+/* The run object as a string (malloc'd; NULL when out of memory), with the
+ * telemetry's spike-attribution state when there is telemetry. */
+static char *run_to_json(const run_state *r, const telemetry *tel) {
+    size_t len = 256 + 26 * SPIKE_MAX_WINDOW + (tel ? telemetry_state_len(tel) : 0);
+    char *buf = malloc(len);
+    if (!buf) return NULL;
     int n = snprintf(buf, len, "{\"rollbacks\":%ld,\"in_a_row\":%d,\"horizon\":%ld,\"spike\":",
                      r->rollbacks, r->in_a_row, r->horizon);
     n += spike_to_json(&r->spikes, buf + n, len - (size_t)n);
+    if (tel) {
+        n += snprintf(buf + n, len - (size_t)n, ",\"jump\":");
+        n += telemetry_state_to_json(tel, buf + n, len - (size_t)n) ? 0 : (int)strlen(buf + n);
+    }
     snprintf(buf + n, len - (size_t)n, "}");
+    return buf;
 }
 
 /* A checkpoint without a "run" object (or with another spike window) starts
- * the detector afresh. */
-static void run_from_json(run_state *r, const char *text, const train_config *tc) {
+ * the detector afresh; likewise the telemetry's attribution state. */
+static void run_from_json(run_state *r, const char *text, const train_config *tc, telemetry *tel) {
     run_state_init(r, tc);
-    cJSON *j = cJSON_Parse(text);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
     cJSON *rb = cJSON_GetObjectItem(j, "rollbacks"), *ia = cJSON_GetObjectItem(j, "in_a_row"),
           *hz = cJSON_GetObjectItem(j, "horizon");
     if (cJSON_IsNumber(rb) && cJSON_IsNumber(ia) && cJSON_IsNumber(hz)) {
@@ -457,6 +498,7 @@ static void run_from_json(run_state *r, const char *text, const train_config *tc
             r->spikes = d;
         }
     }
+    if (tel) telemetry_state_from_json(tel, cJSON_GetObjectItem(j, "jump"));
     cJSON_Delete(j);
 }
 
@@ -472,7 +514,21 @@ typedef struct {
     char trj[2048];     /* training config as JSON */
     FILE *log;
     char log_path[1200];
+    telemetry *tel;     /* NULL with telemetry_every 0 */
+    FILE *tlog;         /* telemetry.jsonl */
+    char tlog_path[1200];
 } loop;
+
+/* Cuts a log back to a step (trim_log) and reopens it for appending. */
+static int reopen_trimmed(FILE **f, const char *path, long step, int keep_events, char *err,
+                          size_t errlen) {
+    if (*f) fclose(*f);
+    *f = NULL;
+    if (trim_log(path, step, keep_events, err, errlen)) return -1;
+    *f = fopen(path, "a");
+    if (!*f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    return 0;
+}
 
 static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *err, size_t errlen) {
     ckpt_extra *x = L->x;
@@ -483,9 +539,14 @@ static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *er
     x->n_state = L->rule->n_state;
     x->state = trainer_state(L->tr);
     snprintf(x->train_json, sizeof x->train_json, "%s", L->trj);
-    run_to_json(&L->rs, x->run_json, sizeof x->run_json);
+    x->run_json = run_to_json(&L->rs, L->tel);
     snprintf(path, plen, "%s/ckpt_%08ld.bin", L->tc->out_dir, step);
-    if (ckpt_save(path, L->m, x, err, errlen)) {
+    int bad = !x->run_json;
+    if (bad) snprintf(err, errlen, "out of memory");
+    else bad = ckpt_save(path, L->m, x, err, errlen);
+    free(x->run_json);
+    x->run_json = NULL;
+    if (bad) {
         size_t k = strlen(err);
         snprintf(err + k, errlen - k, "; earlier checkpoints are intact (wesar train --resume %s)",
                  L->tc->out_dir);
@@ -495,8 +556,8 @@ static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *er
     return 0;
 }
 
-/* Loads model and optimizer state from path; L->x then holds its step, data
- * RNG and run state for the caller to take or leave. */
+/* Loads model and optimizer state and the run state (L->rs, telemetry's)
+ * from path; L->x then holds its step and data RNG for the caller. */
 static int load_checkpoint(loop *L, const char *path, char *err, size_t errlen) {
     if (ckpt_load(path, L->m, L->x, err, errlen)) return -1;
     int rc = 0;
@@ -508,9 +569,11 @@ static int load_checkpoint(loop *L, const char *path, char *err, size_t errlen) 
         memcpy(trainer_state(L->tr), L->x->state,
                (size_t)L->x->n_state * model_num_params(L->m) * sizeof(real));
     }
-    free(L->x->state);
-    L->x->state = NULL;
-    if (!rc) trainer_set_steps_done(L->tr, L->x->step);
+    if (!rc) {
+        trainer_set_steps_done(L->tr, L->x->step);
+        run_from_json(&L->rs, L->x->run_json, L->tc, L->tel);
+    }
+    ckpt_extra_free(L->x);
     return rc;
 }
 
@@ -520,7 +583,7 @@ static int load_checkpoint(loop *L, const char *path, char *err, size_t errlen) 
  * did by hand).  The restored state is saved again with the advanced sampler
  * so that a resumed run skips them too.  Returns the step resumed from. */
 static long rollback(loop *L, long bad_step, const char *reason, double loss, const char *detail,
-                     char *err, size_t errlen) {
+                     const char *jumped, char *err, size_t errlen) {
     const train_config *tc = L->tc;
     if (L->rs.in_a_row >= tc->max_rollbacks) {
         snprintf(err, errlen, "step %ld: %s; giving up after %d rollbacks in a row (--max-rollbacks)",
@@ -543,7 +606,6 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     if (found) {
         if (load_checkpoint(L, path, err, errlen)) return -1;
         to = L->x->step;
-        run_from_json(&L->rs, L->x->run_json, tc);
     } else {
         model_init(L->m, tc->seed);
         memset(trainer_state(L->tr), 0,
@@ -551,6 +613,7 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
         trainer_set_steps_done(L->tr, 0);
         snprintf(path, sizeof path, "the initial weights");
         run_state_init(&L->rs, tc);
+        if (L->tel) telemetry_reset(L->tel);
     }
     L->rs.spikes.events = rs.spikes.events;
     L->rs.rollbacks = rs.rollbacks;
@@ -566,11 +629,9 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     char ck[1200];
     if (save_checkpoint(L, to, ck, sizeof ck, err, errlen)) return -1;
     /* the log reads as one run: the abandoned steps go, the event stays */
-    fclose(L->log);
-    L->log = NULL;
-    if (trim_log(L->log_path, to, 1, err, errlen)) return -1;
-    L->log = fopen(L->log_path, "a");
-    if (!L->log) { snprintf(err, errlen, "%s: cannot open: %s", L->log_path, strerror(errno)); return -1; }
+    if (reopen_trimmed(&L->log, L->log_path, to, 1, err, errlen) ||
+        (L->tlog && reopen_trimmed(&L->tlog, L->tlog_path, to, 0, err, errlen)))
+        return -1;
     cJSON *e = cJSON_CreateObject();
     cJSON_AddNumberToObject(e, "step", (double)to);
     cJSON_AddStringToObject(e, "event", "rollback");
@@ -578,6 +639,7 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     cJSON_AddNumberToObject(e, "failed_step", (double)bad_step);
     if (isfinite(loss)) cJSON_AddNumberToObject(e, "loss", loss);
     cJSON_AddStringToObject(e, "detail", detail);
+    if (jumped) cJSON_AddRawToObject(e, "jumped", jumped); /* a JSON array from describe_jumps */
     cJSON_AddNumberToObject(e, "skipped_batches", (double)(bad_step - to));
     cJSON_AddNumberToObject(e, "in_a_row", L->rs.in_a_row);
     char *line = cJSON_PrintUnformatted(e);
@@ -586,6 +648,41 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     fflush(L->log);
     free(line);
     return to;
+}
+
+/* Token rows for the RRC: two GEMMs per matrix over them cost 4n/(6 x tokens
+ * per step) of a step, so the default takes 1/8 of the step's tokens (about
+ * 8% of a step on the telemetry steps, under 1% at every 10th), at most the
+ * 1024 that the spec deems enough and at least 64. */
+static int rrc_rows(const train_config *tc, int rows_per_micro_batch) {
+    if (tc->rrc_tokens) return tc->rrc_tokens;
+    long n = (long)rows_per_micro_batch * tc->grad_accum / 8;
+    return n > 1024 ? 1024 : n < 64 ? 64 : (int)n;
+}
+
+/* A matrix "jumped" at a spike when its update ratio per unit lr exceeds
+ * twice its recent running mean (telemetry.h). */
+#define JUMP_FACTOR 2.0
+
+/* The matrices whose update ratio jumped at a spike, appended to the
+ * human detail ("; update ratio jumped in NAME (x3.1), ...") and as a JSON
+ * array for the log. */
+static void describe_jumps(const telemetry *tel, char *text, size_t tlen, char *json, size_t jlen) {
+    int which[5];
+    double f[5];
+    int n = telemetry_jumped(tel, JUMP_FACTOR, 5, which, f);
+    size_t a = 0, b = (size_t)snprintf(json, jlen, "[");
+    for (int i = 0; i < n && a < tlen && b < jlen; i++) {
+        const char *name = telemetry_name(tel, which[i]);
+        a += (size_t)snprintf(text + a, tlen - a, "%s%s (x%.1f)",
+                              i ? ", " : "; update ratio jumped in ", name, f[i]);
+        if (a < tlen)
+            b += (size_t)snprintf(json + b, jlen - b,
+                                  "%s{\"name\":\"%s\",\"factor\":%.3f,\"update_ratio\":%.6e}",
+                                  i ? "," : "", name, f[i], telemetry_stats(tel, which[i])->update_ratio);
+    }
+    if (b < jlen) snprintf(json + b, jlen - b, "]");
+    else snprintf(json, jlen, "[]");
 }
 
 /* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. */
@@ -663,6 +760,12 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     L.tr = trainer_create(m, tc, err, errlen);
     L.x = malloc(sizeof *L.x);
     if (!L.tr || !L.x) { if (L.tr) snprintf(err, errlen, "out of memory"); goto done; }
+    memset(L.x, 0, sizeof *L.x);
+    if (tc->telemetry_every) {
+        L.tel = telemetry_create(m, rrc_rows(tc, B * T), err, errlen);
+        if (!L.tel) goto done;
+        trainer_set_telemetry(L.tr, L.tel);
+    }
     long start = 0;
     rng_seed(&L.data_rng, tc->seed, 0xda7a);
     run_state_init(&L.rs, tc);
@@ -670,7 +773,6 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         if (load_checkpoint(&L, tc->resume_from, err, errlen)) goto done;
         start = L.x->step;
         L.data_rng = L.x->data_rng;
-        run_from_json(&L.rs, L.x->run_json, tc);
         if (start >= tc->steps) {
             snprintf(err, errlen, "%s: already at step %ld of %ld (raise --steps to continue)",
                      tc->resume_from, start, tc->steps);
@@ -704,6 +806,17 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     if (tc->resume_from[0] && trim_log(L.log_path, start, 0, err, errlen)) goto done;
     L.log = fopen(L.log_path, tc->resume_from[0] ? "a" : "w");
     if (!L.log) { snprintf(err, errlen, "%s: cannot create: %s", L.log_path, strerror(errno)); goto done; }
+    snprintf(L.tlog_path, sizeof L.tlog_path, "%s/telemetry.jsonl", tc->out_dir);
+    if (L.tel) {
+        if (tc->resume_from[0] && trim_log(L.tlog_path, start, 0, err, errlen)) goto done;
+        L.tlog = fopen(L.tlog_path, tc->resume_from[0] ? "a" : "w");
+        if (!L.tlog) {
+            snprintf(err, errlen, "%s: cannot create: %s", L.tlog_path, strerror(errno));
+            goto done;
+        }
+    } else if (!tc->resume_from[0]) {
+        unlink(L.tlog_path); /* no stale file from another run */
+    }
 
     long tokens_per_step = (long)B * T * tc->grad_accum;
     if (!tc->quiet) {
@@ -735,19 +848,21 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         int r = trainer_step(L.tr, inp, tgt, T, &st, err, errlen);
         if (r && !(r == TRAIN_NONFINITE && tc->on_nan == ON_NAN_ROLLBACK)) goto done;
         int spike = !r && spike_observe(&L.rs.spikes, st.loss);
-        char detail[1200];
+        char detail[1200], jumped[1200] = "[]";
         if (spike) {
             const spike_detector *d = &L.rs.spikes;
-            snprintf(detail, sizeof detail, "loss spike: %.4f > %.4f + %g x %.4f (trend + k std of the last %d)",
-                     st.loss, d->mean, d->k, d->std, d->n);
+            int k = snprintf(detail, sizeof detail,
+                             "loss spike: %.4f > %.4f + %g x %.4f (trend + k std of the last %d)",
+                             st.loss, d->mean, d->k, d->std, d->n);
+            if (L.tel) describe_jumps(L.tel, detail + k, sizeof detail - (size_t)k, jumped, sizeof jumped);
             if (!tc->quiet && tc->on_spike == ON_SPIKE_LOG)
                 fprintf(stderr, "wesar: step %ld: %s\n", step + 1, detail);
         } else if (r) {
             snprintf(detail, sizeof detail, "%s", err);
         }
         if (r || (spike && tc->on_spike == ON_SPIKE_ROLLBACK)) {
-            long to = rollback(&L, step + 1, r ? "nan" : "spike", r ? NAN : st.loss,
-                               detail, err, errlen);
+            long to = rollback(&L, step + 1, r ? "nan" : "spike", r ? NAN : st.loss, detail,
+                               spike && L.tel ? jumped : NULL, err, errlen);
             if (to < 0) goto done;
             step = to - 1;
             continue;
@@ -765,10 +880,18 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
                 "{\"step\":%ld,\"loss\":%.6f,\"z_loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,"
                 "\"tokens\":%ld,\"ms\":%.2f",
                 step + 1, ce, st.z_loss, lr, gnorm, (step + 1) * tokens_per_step, ms);
+        if (L.tel) fprintf(L.log, ",\"telemetry_ms\":%.2f", st.telemetry_ms);
         if (do_val) fprintf(L.log, ",\"val_loss\":%.6f", last_val);
         if (spike) fprintf(L.log, ",\"spike\":true");
+        if (spike && L.tel) fprintf(L.log, ",\"jumped\":%s", jumped);
         fprintf(L.log, "}\n");
         fflush(L.log);
+        if (L.tlog && train_telemetry_due(tc, step)) {
+            if (telemetry_write(L.tel, L.tlog, step + 1, ce, lr) || fflush(L.tlog)) {
+                snprintf(err, errlen, "%s: write failed: %s", L.tlog_path, strerror(errno));
+                goto done;
+            }
+        }
         if (!tc->quiet && ((step + 1) % tc->log_every == 0 || last || step == 0 || do_val)) {
             double now = now_sec(), el = now - t_int;
             double eta = (now - t_start) / steps_timed * (tc->steps - step - 1);
@@ -808,6 +931,8 @@ done:
         sigaction(SIGTERM, &old_term, NULL);
     }
     if (L.log) fclose(L.log);
+    if (L.tlog) fclose(L.tlog);
+    telemetry_free(L.tel);
     free(inp);
     free(tgt);
     free(L.x);

@@ -31,6 +31,8 @@ typedef struct {
     int spike_window;      /* losses the spike detector remembers (spike.h) */
     double spike_k;        /* spike: loss > window mean + k * std */
     int max_rollbacks;     /* give up after this many rollbacks in a row */
+    int telemetry_every;   /* telemetry.jsonl line every N steps (telemetry.h); 0: off */
+    int rrc_tokens;        /* token rows the RRC measure uses; 0: 1/8 of a step's, 64..1024 */
     uint64_t seed;
     int threads;           /* 0 = all cores */
     int quiet;
@@ -51,6 +53,7 @@ typedef struct {
     double z_loss;     /* zloss coefficient * mean lse^2 */
     double grad_norm;  /* global norm before clipping */
     double lr;
+    double telemetry_ms; /* time spent in telemetry (telemetry.h) this step */
 } step_stats;
 
 /* m must be allocated for tc's batch shape.  Owns the optimizer state. */
@@ -63,6 +66,11 @@ void trainer_free(trainer *t);
 #define TRAIN_NONFINITE -2
 int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
                  char *err, size_t errlen);
+/* Attaches per-matrix telemetry (telemetry.h) to every step; NULL detaches.
+ * Its full measures run on the steps train_telemetry_due names. */
+struct telemetry;
+void trainer_set_telemetry(trainer *t, struct telemetry *tel);
+int train_telemetry_due(const train_config *tc, long step);  /* step: 0-based */
 long trainer_steps_done(const trainer *t);
 void trainer_set_steps_done(trainer *t, long step);
 real *trainer_state(trainer *t);
@@ -81,8 +89,8 @@ typedef struct {
 int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t len, char *err,
                           size_t errlen);
 
-/* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl, config.json,
- * ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */
+/* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl,
+ * telemetry.jsonl, config.json, ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */
 int train_run(const model_config *mc, const train_config *tc, train_result *res, char *err,
               size_t errlen);
 #endif
