@@ -33,9 +33,13 @@ typedef struct {
     series tel[N_MEASURES][N_KINDS];
 } run;
 
+/* tab10, then 10 darker or lighter companions: 20 runs before colours repeat */
 static const char *palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-#define COLOR(i) palette[(i) % 10]
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                                "#0b3d66", "#a65300", "#145214", "#7a1416", "#4b2d6b",
+                                "#d6a28f", "#8a2a6b", "#000000", "#6b6b00", "#0a6b73"};
+#define N_COLORS (int)(sizeof palette / sizeof *palette)
+#define COLOR(i) palette[(i) % N_COLORS]
 
 static int add(series *s, double x, double y) {
     if (!isfinite(x) || !isfinite(y)) return 0; /* 1e999 parses as inf: not drawable */
@@ -270,7 +274,15 @@ static void axes(out *o, const frame *fr, const char *ylabel) {
         emit(o, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#eee'/>", X, fr->top, X, H - fr->bottom);
         emit(o, "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n", X, H - fr->bottom + 14, x);
     }
-    if (fr->logy) {
+    if (fr->logy && fr->y1 - fr->y0 < 0.5) { /* under a factor 3: 1-2-5 steps of the value itself */
+        double lo = pow(10, fr->y0), hi = pow(10, fr->y1), sy = nice_step(hi - lo, 5), ys = ceil(lo / sy) * sy;
+        for (int i = 0; i < 20 && ys + i * sy <= hi; i++) {
+            double v = ys + i * sy, Y = py(fr, v);
+            emit(o, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/>", fr->left, Y,
+                 W - fr->right, Y);
+            emit(o, "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", fr->left - 4, Y + 4, v);
+        }
+    } else if (fr->logy) {
         int decades = (int)ceil(fr->y1) - (int)floor(fr->y0);
         for (int e = (int)floor(fr->y0); e <= (int)ceil(fr->y1); e++)
             for (int k = 1; k <= 9; k++) {
