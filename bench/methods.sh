@@ -22,7 +22,7 @@ for m in "${METHODS[@]}"; do
         echo "== $name: wesar train --preset tiny $flags --lr $LR --warmup $WARMUP --steps $STEPS" >&2
         # shellcheck disable=SC2086
         "$W" train --preset tiny $flags --lr "$LR" --warmup "$WARMUP" --steps "$STEPS" --ckpt-final 0 \
-            --data "$OUT/data" --out "$dir" --quiet "$@"
+            --data "$OUT/data" --out "$dir" --log-every 50 "$@" >&2  # progress on stderr, table on stdout
     fi
     echo "$name|$dir"
 done > "$OUT/runs.txt"

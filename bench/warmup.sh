@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-300}
-WARM=$((STEPS / 20))
+WARM=$((STEPS >= 40 ? STEPS / 20 : 2))  # 5% of the steps
 OUT=${OUT:-runs/warmup}
 source bench/common.sh
 RUNS=("adamw|--optim adamw --lr 1e-2"
@@ -33,7 +33,8 @@ for r in "${RUNS[@]}"; do
         echo "== $name, warmup $warm: wesar train --preset tiny $flags --warmup $warm --steps $STEPS" >&2
         # shellcheck disable=SC2086
         "$W" train --preset tiny $flags --warmup "$warm" --steps "$STEPS" --ckpt-final 0 \
-            --data "$OUT/data" --out "$dir" --quiet "$@" 2> "$dir.err" || true  # a diverged run is a result
+            --data "$OUT/data" --out "$dir" --log-every 50 "$@" >&2 2> "$dir.err" ||
+            tail -1 "$dir.err" >&2  # a diverged run is a result: progress on stderr, table on stdout
     done
 done
 python3 - "${dirs[@]}" << 'PYEOF'
