@@ -21,6 +21,14 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size, const char
     return path;
 }
 
+/* Writes n bytes to path (a part of an input that a reader takes as a file). */
+static inline void fuzz_put(const char *path, const uint8_t *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (n && fwrite(p, 1, n, f) != n) abort();
+    fclose(f);
+}
+
 /* The input as a NUL-terminated string (free() it). */
 static inline char *fuzz_text(const uint8_t *data, size_t size) {
     char *s = malloc(size + 1);

@@ -5,13 +5,6 @@
 #include "fuzz_common.h"
 #include <sys/stat.h>
 
-static void put(const char *path, const uint8_t *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(p, 1, n, f) != n) abort();
-    fclose(f);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char dir[256], out[300];
     if (!dir[0]) {
@@ -27,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
         if (!p) { unlink(path); continue; } /* fewer parts: no such file */
         const uint8_t *sep = memchr(p, 1, (size_t)(end - p));
-        put(path, p, (size_t)((sep ? sep : end) - p));
+        fuzz_put(path, p, (size_t)((sep ? sep : end) - p));
         p = sep ? sep + 1 : NULL;
     }
     char err[1400] = "";

@@ -9,7 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 C=fuzz/corpus
 # (regress_* files, inputs that once found a bug, are kept as they are)
-mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report"
+mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2"
 # shards: version 1 (uint16) and 2 (uint32), ids below 16
 python3 - "$T" "$C/shard" << 'PYEOF'
 import struct, sys
@@ -46,6 +46,10 @@ d = open(sys.argv[1], "rb").read()
 hl = struct.unpack("<I", d[12:16])[0]
 open(sys.argv[2], "w").write(json.dumps(json.loads(json.loads(d[16:16 + hl])["run"])["jump"]))
 PYEOF
+# gpt2: a small byte-level vocabulary with two merges \x01 its merges \x01 a text
+python3 tests/small_gpt2_vocab.py "$T/tk"
+{ cat "$T/tk/encoder.json"; printf '\x01'; cat "$T/tk/vocab.bpe"; printf '\x01'
+  printf "the theme, I'm 42 \xe6\x97\xa5\xe6\x9c\xac <|endoftext|>\xff the end\n"; } > "$C/gpt2/small.bin"
 printf '{"window":20,"k":6,"n":3,"head":3,"run":0,"events":1,"hist":[2.5,2.25,2.125]}' > "$C/runstate/three.json"
 printf '{"d_model": 64, "n_layers": 2, "mlp": "swiglu", "reparam": "wesar", "sigma2": 4e-5, "lr": 0.002, "on_spike": "rollback"}' \
     > "$C/config/a.json"

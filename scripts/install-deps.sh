@@ -5,7 +5,7 @@ set -euo pipefail
 # clang + libclang-rt-14-dev: the libFuzzer targets (fuzz/); util-linux: unshare for the disk-full test;
 # chromium: tests/report.sh renders `wesar report` headless and checks the screenshot
 PKGS=(gcc make libc6-dev libopenblas-openmp-dev libcjson-dev python3 python3-numpy python3-torch curl xz-utils
-      clang libclang-rt-14-dev util-linux chromium)
+      clang libclang-rt-14-dev util-linux chromium libpcre2-dev python3-regex)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,7 +18,7 @@ expect_fail "unknown preset 'huge'" "$W" train --preset huge
 expect_fail "n_kv_heads" "$W" info --n-kv-heads 3
 expect_fail "/nonexistent/dir: no such shard file or directory" "$W" train --data /nonexistent/dir
 expect_fail "missing.txt: cannot open" "$W" prepare "$WORK/missing.txt" "$WORK/p"
-expect_fail "--tokenizer gpt2: not implemented yet" "$W" prepare --tokenizer gpt2 "$0" "$WORK/p"
+expect_fail "--tokenizer sentencepiece: not implemented yet" "$W" prepare --tokenizer sentencepiece "$0" "$WORK/p"
 
 # a small corpus made here: 40 KB of varied text
 $PY -c '

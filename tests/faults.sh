@@ -267,5 +267,29 @@ head -c 3000 /dev/urandom > "$WORK/c6.conf"
 expect_fail "c6.conf" "$W" info --config "$WORK/c6.conf"
 expect_fail "nope.conf: cannot open" "$W" info --config "$WORK/nope.conf"
 
+# gpt2 tokenizer files: a small valid byte-level vocabulary, then damaged copies
+$PY "$(dirname "$0")/small_gpt2_vocab.py" "$WORK/tk"
+for i in 1 2 3 4 5 6 7 8 9 10; do printf 'the theme<|endoftext|>the end '; done > "$WORK/tk.txt"
+expect_ok "$W" prepare --quiet --tokenizer gpt2 --tokenizer-path "$WORK/tk" "$WORK/tk.txt" "$WORK/tkout"
+$PY - "$WORK/tkout/train_000000.bin" << 'PYEOF' || fail "gpt2 tokenizer on a hand-made vocabulary"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+n = struct.unpack_from("<3i", d)[2]
+ids = list(struct.unpack_from("<%dH" % n, d, 1024))
+# end of text starts the document; "the" -> th+e; " theme" -> " ", the, m, e; the text's <|endoftext|> -> 258
+assert ids[:7] == [258, 257, 32, 257, 109, 101, 258], ids[:7]
+PYEOF
+tk_case() { # NAME FILE SED-EXPR NEEDLE: a copy of the tokenizer with FILE edited must fail with NEEDLE
+    rm -rf "$WORK/tk_$1" && cp -r "$WORK/tk" "$WORK/tk_$1" && sed -i "$3" "$WORK/tk_$1/$2"
+    expect_fail "$4" "$W" prepare --quiet --tokenizer gpt2 --tokenizer-path "$WORK/tk_$1" "$WORK/tk.txt" "$WORK/tkbad"
+}
+tk_case json encoder.json 's/^{/[/' "tk_json/encoder.json: expected a JSON object"
+tk_case id encoder.json 's/: 256,/: "x",/' "expected an id in 0..258"
+tk_case dup encoder.json 's/: 257,/: 256,/' "id 256 appears twice"
+tk_case eot encoder.json 's/<|endoftext|>/<|end|>/' 'no "<|endoftext|>" token'
+tk_case merge vocab.bpe '3s/ .*//' 'tk_merge/vocab.bpe:3: expected "A B" with A, B and AB in encoder.json'
+expect_fail "needs --tokenizer-path DIR with encoder.json and vocab.bpe" "$W" prepare --tokenizer gpt2 "$WORK/tk.txt" "$WORK/tkbad"
+expect_fail "$WORK/nope/encoder.json: cannot open" "$W" prepare --tokenizer gpt2 --tokenizer-path "$WORK/nope" "$WORK/tk.txt" "$WORK/tkbad"
+
 echo "faults: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

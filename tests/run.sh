@@ -2,7 +2,7 @@
 # tests/run.sh - the whole test suite.  Ends with the line "N passed, N failed".
 #   WESAR_SKIP_LONG=1  skip the full tiny-preset training run (about 4 minutes)
 #   WESAR_SKIP_ASAN=1  skip the AddressSanitizer/UBSan pass
-#   WESAR_SKIP_FUZZ=1  skip the libFuzzer runs; WESAR_FUZZ_SECONDS=N per target (30)
+#   WESAR_SKIP_FUZZ=1  skip the libFuzzer runs; WESAR_FUZZ_SECONDS=N per target (20)
 #   WESAR_DATA=DIR     where the shared data lives (default ../shared/data)
 set -u
 cd "$(dirname "$0")/.."
@@ -53,6 +53,14 @@ suite() {
                    "reparam=sigmareparam mlp=swiglu rrc_tokens=5" "reparam=residual mlp=swiglu n_kv_heads=2 rrc_tokens=7"; do
             run "$B/telemetry-ref ${cfg// /,}" "$TORCH_PY" tests/ref/check_telemetry.py build/$B/ref_dump "$WORK/tel_$B" $cfg
         done
+        if [ -f "$DATA/gpt2-tokenizer/encoder.json" ]; then
+            run "$B/gpt2 tokenizer: published ids, reference, round trip" "$TORCH_PY" tests/ref/check_gpt2.py \
+                build/$B/tok_dump "$DATA/gpt2-tokenizer" "$WORK/gpt2_$B" --prepare build/$B/wesar \
+                "$DATA/wikitext-2-raw/wiki.test.raw" \
+                "$DATA/tinyshakespeare/input.txt"
+        else
+            skip "$B/gpt2 tokenizer" "$DATA/gpt2-tokenizer not found (set WESAR_DATA)"
+        fi
         run "$B/torch-ref power iteration" "$TORCH_PY" tests/ref/check_power.py build/$B/ref_dump "$WORK/pw_$B"
         for cfg in "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
                    "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small" "reparam=none init=gpt2"; do
@@ -83,7 +91,7 @@ run "release/resume after SIGKILL and SIGTERM" tests/resume.sh build/release/wes
 if [ "${WESAR_SKIP_FUZZ:-0}" = 1 ]; then
     skip "fuzz" "WESAR_SKIP_FUZZ=1"
 else
-    run "fuzz: every parser, ${WESAR_FUZZ_SECONDS:-30}s each, ASan/UBSan" tests/fuzz.sh "$WORK/fuzz"
+    run "fuzz: every parser, ${WESAR_FUZZ_SECONDS:-20}s each, ASan/UBSan" tests/fuzz.sh "$WORK/fuzz"
     cat "$WORK/out.txt"
 fi
 if [ "${WESAR_SKIP_ASAN:-0}" = 1 ]; then

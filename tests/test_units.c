@@ -298,8 +298,10 @@ static void test_prepare(void) {
     shard_close(&tr);
     shard_close(&va);
     tokenizer_free(tk);
-    CHECK(tokenizer_open("gpt2", NULL, err, sizeof err) == NULL, "gpt2 is not there yet");
+    CHECK(tokenizer_open("sentencepiece", NULL, err, sizeof err) == NULL, "sentencepiece is not there yet");
     CHECK_ERR_HAS(err, "not implemented");
+    CHECK(tokenizer_open("gpt2", NULL, err, sizeof err) == NULL, "gpt2 without its files");
+    CHECK_ERR_HAS(err, "needs --tokenizer-path");
     snprintf(in, sizeof in, "%s/missing.txt", tmpdir);
     CHECK(prepare_text(in, out, &o, err, sizeof err) == -1, "missing input accepted");
     CHECK_ERR_HAS(err, "missing.txt");

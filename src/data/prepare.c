@@ -10,6 +10,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The last offset p in text[0..n) where encoding may stop and restart with
+ * the same ids as encoding the whole: a space between a printable ASCII
+ * character and an ASCII letter or digit ("word| Next").  GPT-2's regex ends
+ * a chunk at the printable character (no alternative takes a space after
+ * it) and starts " Next" at the space either way; for bytes any cut works.
+ * 0 if there is none. */
+static size_t cut_point(const char *text, size_t n) {
+    for (size_t p = n < 3 ? 0 : n - 2; p >= 1; p--) {
+        unsigned char a = (unsigned char)text[p - 1], c = (unsigned char)text[p + 1];
+        int alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+        if (text[p] == ' ' && a > 0x20 && a < 0x7f && alnum) return p;
+    }
+    return 0;
+}
+
 int prepare_text(const char *in_path, const char *out_dir, const prepare_opts *o,
                  char *err, size_t errlen) {
     if (!(o->val_fraction > 0 && o->val_fraction < 1)) {
@@ -28,12 +43,24 @@ int prepare_text(const char *in_path, const char *out_dir, const prepare_opts *o
     clock_gettime(CLOCK_MONOTONIC, &t0);
     tok_buf toks = {0};
     int rc = tok_buf_push(&toks, tk->eot); /* every document starts with end-of-text, as llm.c */
-    char buf[1 << 16];
-    size_t n, total = 0;
-    while (!rc && (n = fread(buf, 1, sizeof buf, f)) > 0) {
-        rc = tk->encode(tk, buf, n, &toks);
+    /* The file is read in blocks, and each block is encoded up to its last
+     * safe cut (cut_point); the rest is carried into the next block, so the
+     * ids equal those of encoding the whole text at once. */
+    enum { BLOCK = 1 << 16 };
+    char *buf = malloc(2 * BLOCK);
+    size_t n, total = 0, have = 0;
+    if (!buf) rc = -1;
+    while (!rc && (n = fread(buf + have, 1, 2 * BLOCK - have, f)) > 0) {
+        have += n;
         total += n;
+        size_t cut = feof(f) ? have : cut_point(buf, have);
+        if (!cut && have == 2 * BLOCK) cut = have; /* no cut in 128 kB: an extra chunk boundary */
+        rc = tk->encode(tk, buf, cut, &toks);
+        memmove(buf, buf + cut, have - cut);
+        have -= cut;
     }
+    if (!rc && have) rc = tk->encode(tk, buf, have, &toks);
+    free(buf);
     if (ferror(f)) { snprintf(err, errlen, "%s: read error", in_path); rc = -1; }
     else if (rc) snprintf(err, errlen, "%s: out of memory while tokenizing", in_path);
     fclose(f);

@@ -39,18 +39,18 @@ static int bytes_decode(const tokenizer *tk, uint32_t id, char *buf, size_t len)
 static void plain_free(tokenizer *tk) { free(tk); }
 
 tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t errlen) {
-    (void)path;
+    if (!strcmp(name, "gpt2")) return gpt2_open(path, err, errlen);
     if (!strcmp(name, "bytes")) {
         tokenizer *tk = calloc(1, sizeof *tk);
         if (!tk) { snprintf(err, errlen, "out of memory"); return NULL; }
         *tk = (tokenizer){"bytes", 257, 256, bytes_encode, bytes_decode, plain_free, NULL};
         return tk;
     }
-    if (!strcmp(name, "gpt2") || !strcmp(name, "sentencepiece")) {
-        snprintf(err, errlen, "--tokenizer %s: not implemented yet (available: bytes)", name);
+    if (!strcmp(name, "sentencepiece")) {
+        snprintf(err, errlen, "--tokenizer %s: not implemented yet (available: bytes, gpt2)", name);
         return NULL;
     }
-    snprintf(err, errlen, "--tokenizer: unknown tokenizer '%s' (expected bytes)", name);
+    snprintf(err, errlen, "--tokenizer: unknown tokenizer '%s' (expected bytes or gpt2)", name);
     return NULL;
 }
 

@@ -27,7 +27,11 @@ struct tokenizer {
     void *impl;
 };
 
-/* name: "bytes".  path: the tokenizer's files, if it has any. */
+/* name: "bytes" or "gpt2".  path: the tokenizer's files, if it has any
+ * (gpt2: a directory with encoder.json and vocab.bpe). */
 tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t errlen);
 void tokenizer_free(tokenizer *tk);
+
+/* the table's constructors (one file each) */
+tokenizer *gpt2_open(const char *dir, char *err, size_t errlen);
 #endif
