@@ -19,6 +19,17 @@ expect_fail "n_kv_heads" "$W" info --n-kv-heads 3
 expect_fail "/nonexistent/dir: no such shard file or directory" "$W" train --data /nonexistent/dir
 expect_fail "missing.txt: cannot open" "$W" prepare "$WORK/missing.txt" "$WORK/p"
 expect_fail "--tokenizer sentencepiece: not implemented yet" "$W" prepare --tokenizer sentencepiece "$0" "$WORK/p"
+# shards of another vocabulary: the error says which --vocab-size matches them (meta.json)
+printf '{"tokenizer":"gpt2","vocab_size":50257,"eot":50256}' > "$WORK/vh.json"
+python3 -c '
+import struct, sys
+toks = [50256] + [464, 3290, 13] * 200
+for name in ("train_000000.bin", "val_000000.bin"):
+    open(sys.argv[1] + "/" + name, "wb").write(struct.pack("<256i", 20240520, 1, len(toks), *[0] * 253) + struct.pack("<%dH" % len(toks), *toks))
+' "$(mkdir -p "$WORK/vh" && echo "$WORK/vh")"
+mv "$WORK/vh.json" "$WORK/vh/meta.json"
+expect_fail "meta.json says the gpt2 tokenizer, vocab_size 50257: train with --vocab-size 50257" \
+    "$W" train --data "$WORK/vh" --out "$WORK/vhrun" --steps 1
 
 # a small corpus made here: 40 KB of varied text
 $PY -c '

@@ -685,6 +685,28 @@ static void describe_jumps(const telemetry *tel, char *text, size_t tlen, char *
     else snprintf(json, jlen, "[]");
 }
 
+/* After a failed dataset_open: if the data directory's meta.json (written
+ * by wesar prepare) names another vocabulary than the model's, say how to
+ * match it. */
+static void vocab_hint(const char *data, int vocab, char *err, size_t errlen) {
+    char path[1200], buf[4096];
+    snprintf(path, sizeof path, "%s/meta.json", data);
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *j = cJSON_Parse(buf);
+    const cJSON *v = cJSON_GetObjectItem(j, "vocab_size"), *t = cJSON_GetObjectItem(j, "tokenizer");
+    if (cJSON_IsNumber(v) && v->valuedouble != vocab && v->valuedouble >= 2 && v->valuedouble <= 1 << 24) {
+        size_t k = strlen(err);
+        snprintf(err + k, errlen - k, "; %s says the %s tokenizer, vocab_size %d: train with --vocab-size %d",
+                 path, cJSON_IsString(t) ? t->valuestring : "?", (int)v->valuedouble, (int)v->valuedouble);
+        err_printable(err);
+    }
+    cJSON_Delete(j);
+}
+
 /* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. */
 static volatile sig_atomic_t stop_requested;
 static void on_stop_signal(int sig) { stop_requested = sig; }
@@ -738,7 +760,10 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     if (model_alloc(m, B, T, err, errlen)) goto done;
     model_init(m, tc->seed);
     size_t np = model_num_params(m);
-    if (dataset_open(&train, tc->data, "train", c->vocab_size, err, errlen)) goto done;
+    if (dataset_open(&train, tc->data, "train", c->vocab_size, err, errlen)) {
+        vocab_hint(tc->data, c->vocab_size, err, errlen);
+        goto done;
+    }
     if (train.n_tokens <= (size_t)T + 1 || !dataset_num_sequential(&train, 1, T)) {
         snprintf(err, errlen, "%s: %zu training tokens, fewer than one window of %d", tc->data,
                  train.n_tokens, T + 1);
