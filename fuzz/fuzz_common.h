@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The input as a file; returns its path (static storage). */
@@ -27,6 +28,35 @@ static inline void fuzz_put(const char *path, const uint8_t *p, size_t n) {
     if (!f) abort();
     if (n && fwrite(p, 1, n, f) != n) abort();
     fclose(f);
+}
+
+/* A private directory for inputs that are several files, made once per
+ * process: TMPDIR/wesar_fuzz_NAME_PID (static storage). */
+static inline const char *fuzz_dir(const char *name) {
+    static char dir[256];
+    if (!dir[0]) {
+        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(dir, sizeof dir, "%s/wesar_fuzz_%s_%d", tmp, name, (int)getpid());
+        mkdir(dir, 0700);
+    }
+    return dir;
+}
+
+/* Splits an input at \x01 bytes into at most k parts (the last one keeps
+ * any further \x01); returns how many parts there are. */
+static inline int fuzz_split(const uint8_t *data, size_t size, int k, const uint8_t **part, size_t *len) {
+    int n = 1;
+    part[0] = data;
+    len[0] = size;
+    while (n < k) {
+        const uint8_t *sep = memchr(part[n - 1], 1, len[n - 1]);
+        if (!sep) break;
+        part[n] = sep + 1;
+        len[n] = (size_t)(part[n - 1] + len[n - 1] - part[n]);
+        len[n - 1] = (size_t)(sep - part[n - 1]);
+        n++;
+    }
+    return n;
 }
 
 /* The input as a NUL-terminated string (free() it). */

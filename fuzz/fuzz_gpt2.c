@@ -4,23 +4,14 @@
  * text so that decoding gives back its exact bytes. */
 #include "../src/data/tokenizer.h"
 #include "fuzz_common.h"
-#include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char dir[256];
-    if (!dir[0]) {
-        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(dir, sizeof dir, "%s/wesar_fuzz_gpt2_%d", tmp, (int)getpid());
-        mkdir(dir, 0700);
-    }
-    const uint8_t *part[3] = {data, data + size, data + size};
-    size_t len[3] = {size, 0, 0};
-    for (int k = 0; k < 2; k++) { /* split at the first two \x01 */
-        const uint8_t *sep = memchr(part[k], 1, len[k]);
-        if (!sep) break;
-        part[k + 1] = sep + 1;
-        len[k + 1] = (size_t)(part[k] + len[k] - (sep + 1));
-        len[k] = (size_t)(sep - part[k]);
+    const char *dir = fuzz_dir("gpt2");
+    const uint8_t *part[3];
+    size_t len[3];
+    for (int n = fuzz_split(data, size, 3, part, len); n < 3; n++) { /* missing parts are empty */
+        part[n] = data + size;
+        len[n] = 0;
     }
     char path[300];
     snprintf(path, sizeof path, "%s/encoder.json", dir);

@@ -3,6 +3,7 @@
  * exits 1 if decoding the ids does not give back the file's bytes.
  * usage: tok_dump NAME TOKENIZER_PATH FILE [--quiet]   (--quiet: round trip only) */
 #include "data/tokenizer.h"
+#include "util/fileio.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,30 +13,25 @@ int main(int argc, char **argv) {
     char err[1024];
     tokenizer *tk = tokenizer_open(argv[1], argv[2], err, sizeof err);
     if (!tk) { fprintf(stderr, "%s\n", err); return 2; }
-    FILE *f = fopen(argv[3], "rb");
-    if (!f) { perror(argv[3]); return 2; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1), *back = malloc((size_t)n + 64);
-    if (!text || !back || fread(text, 1, (size_t)n, f) != (size_t)n) return 2;
-    fclose(f);
+    size_t n;
+    char *text = read_file(argv[3], (size_t)1 << 31, &n, err, sizeof err), *back = malloc(n + 64);
+    if (!text || !back) { fprintf(stderr, "%s\n", text ? "out of memory" : err); return 2; }
     tok_buf ids = {0};
-    if (tk->encode(tk, text, (size_t)n, &ids)) { fprintf(stderr, "encode failed\n"); return 2; }
+    if (tk->encode(tk, text, n, &ids)) { fprintf(stderr, "encode failed\n"); return 2; }
     int quiet = argc > 4 && !strcmp(argv[4], "--quiet");
     size_t m = 0;
     for (size_t i = 0; i < ids.n; i++) {
         if (!quiet) printf("%s%u", i ? " " : "", ids.ids[i]);
         char piece[256];
         int k = tk->decode(tk, ids.ids[i], piece, sizeof piece);
-        if (k < 0 || m + (size_t)k > (size_t)n + 63) { fprintf(stderr, "decode failed at id %u\n", ids.ids[i]); return 1; }
+        if (k < 0 || m + (size_t)k > n + 63) { fprintf(stderr, "decode failed at id %u\n", ids.ids[i]); return 1; }
         memcpy(back + m, piece, (size_t)k);
         m += (size_t)k;
     }
     if (!quiet) printf("\n");
-    int same = m == (size_t)n && !memcmp(back, text, (size_t)n);
-    if (!same) fprintf(stderr, "%s: decode(encode(x)) != x (%zu bytes back of %ld)\n", argv[3], m, n);
-    else if (quiet) printf("%s: %ld bytes, %zu tokens, round trip exact\n", argv[3], n, ids.n);
+    int same = m == n && !memcmp(back, text, n);
+    if (!same) fprintf(stderr, "%s: decode(encode(x)) != x (%zu bytes back of %zu)\n", argv[3], m, n);
+    else if (quiet) printf("%s: %zu bytes, %zu tokens, round trip exact\n", argv[3], n, ids.n);
     tok_buf_free(&ids);
     tokenizer_free(tk);
     free(text);

@@ -118,30 +118,36 @@ static void gpt2_free(tokenizer *tk) {
     free(tk);
 }
 
-static char *slurp(const char *path, size_t *n, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open (the gpt2 tokenizer needs encoder.json and vocab.bpe "
-                       "in --tokenizer-path)", path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = size >= 0 && size < (1L << 30) ? malloc((size_t)size + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, errlen, "%s: cannot read", path);
-        free(buf);
-        fclose(f);
-        return NULL;
+/* A token spelt in GPT-2's byte alphabet (encoder.json keys, vocab.bpe
+ * halves) into its bytes; their count, or -1 for a character outside the
+ * alphabet or more than cap bytes. */
+static long spell(const char *s, size_t n, char *out, size_t cap) {
+    size_t q = 0, k = 0;
+    while (q < n) {
+        uint32_t cp;
+        int len = utf8_next((const unsigned char *)s + q, n - q, &cp);
+        int b = len ? unicode_to_byte(cp) : -1;
+        if (b < 0 || k == cap) return -1;
+        out[k++] = (char)b;
+        q += (size_t)len;
     }
-    fclose(f);
-    buf[size] = 0;
-    *n = (size_t)size;
-    return buf;
+    return (long)k;
+}
+
+/* reads one of the tokenizer's files; a missing one says what the directory needs */
+static char *read_tokenizer_file(const char *path, size_t *n, char *err, size_t errlen) {
+    char *text = read_file(path, (size_t)1 << 30, n, err, errlen);
+    if (!text) {
+        size_t k = strlen(err);
+        snprintf(err + k, errlen - k, " (the gpt2 tokenizer needs encoder.json and vocab.bpe in --tokenizer-path)");
+    }
+    return text;
 }
 
 /* encoder.json: {"token": id, ...}, ids 0..n-1 each once */
 static int load_encoder(gpt2 *g, const char *path, char *err, size_t errlen) {
     size_t n;
-    char *text = slurp(path, &n, err, errlen);
+    char *text = read_tokenizer_file(path, &n, err, errlen);
     if (!text) return -1;
     cJSON *j = cJSON_Parse(text);
     free(text);
@@ -170,23 +176,18 @@ static int load_encoder(gpt2 *g, const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: id %d appears twice", path, id);
             goto out;
         }
-        const unsigned char *s = (const unsigned char *)e->string;
-        size_t sl = strlen(e->string), k = 0;
-        g->off[id] = used;
+        size_t sl = strlen(e->string);
         int special = !strcmp(e->string, GPT2_EOT);
-        while (k < sl) {
-            uint32_t cp;
-            int l = utf8_next(s + k, sl - k, &cp), b = l ? unicode_to_byte(cp) : -1;
-            if (special) { b = s[k]; l = 1; } /* kept as its text */
-            if (b < 0) {
-                snprintf(err, errlen, "%s: token \"%.40s\": character outside GPT-2's byte alphabet", path,
-                         e->string);
-                goto out;
-            }
-            g->bytes[used++] = (char)b;
-            k += (size_t)l;
+        long bl = special ? (long)sl : spell(e->string, sl, g->bytes + used, n - used);
+        if (bl < 0) {
+            snprintf(err, errlen, "%s: token \"%.40s\": character outside GPT-2's byte alphabet", path,
+                     e->string);
+            goto out;
         }
-        g->len[id] = used - g->off[id];
+        if (special) memcpy(g->bytes + used, e->string, sl); /* kept as its text */
+        g->off[id] = used;
+        g->len[id] = (uint32_t)bl;
+        used += (uint32_t)bl;
         if (special) { g->eot = (uint32_t)id; g->have_eot = 1; continue; }
         if (!g->len[id] || find_str(g, g->bytes + g->off[id], g->len[id]) >= 0) {
             snprintf(err, errlen, "%s: token \"%.40s\": empty or a duplicate", path, e->string);
@@ -212,7 +213,7 @@ out:
 /* vocab.bpe: "#version" line, then one merge "A B" per line, best first */
 static int load_merges(gpt2 *g, const char *path, char *err, size_t errlen) {
     size_t n;
-    char *text = slurp(path, &n, err, errlen);
+    char *text = read_tokenizer_file(path, &n, err, errlen);
     if (!text) return -1;
     for (g->pairs_cap = 1; g->pairs_cap < 2 * (size_t)g->n_vocab; g->pairs_cap *= 2) {}
     g->pairs = calloc(g->pairs_cap, sizeof *g->pairs);
@@ -230,22 +231,14 @@ static int load_merges(gpt2 *g, const char *path, char *err, size_t errlen) {
             uint32_t ids[2];
             char merged[512];
             size_t ml = 0;
-            for (int k = 0; parts && k < 2; k++) { /* spell -> bytes -> id */
-                const char *s = k ? sp + 1 : line;
-                size_t sl = k ? strlen(sp + 1) : l0, q = 0, bl = 0;
-                while (q < sl && bl < sizeof tok[k]) {
-                    uint32_t cp;
-                    int len = utf8_next((const unsigned char *)s + q, sl - q, &cp);
-                    int b = len ? unicode_to_byte(cp) : -1;
-                    if (b < 0) { parts = 0; break; }
-                    tok[k][bl++] = (char)b;
-                    q += (size_t)len;
-                }
-                long id = parts && q == sl ? find_str(g, tok[k], bl) : -1;
-                if (id < 0 || ml + bl > sizeof merged) { parts = 0; break; }
+            for (int k = 0; parts && k < 2; k++) { /* spelling -> bytes -> id */
+                long bl = k ? spell(sp + 1, strlen(sp + 1), tok[k], sizeof tok[k])
+                            : spell(line, l0, tok[k], sizeof tok[k]);
+                long id = bl > 0 ? find_str(g, tok[k], (size_t)bl) : -1;
+                if (id < 0) { parts = 0; break; }
                 ids[k] = (uint32_t)id;
-                memcpy(merged + ml, tok[k], bl);
-                ml += bl;
+                memcpy(merged + ml, tok[k], (size_t)bl); /* two halves of at most 256 bytes each */
+                ml += (size_t)bl;
             }
             long mid = parts ? find_str(g, merged, ml) : -1;
             if (mid < 0) {

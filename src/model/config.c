@@ -116,21 +116,8 @@ static char *trim(char *s) {
 
 int config_load_file(model_config *cfg, const char *path, config_other_fn other,
                      void *ctx, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1 << 20)) {
-        fclose(f);
-        snprintf(err, errlen, "%s: expected a config file under 1 MiB", path);
-        return -1;
-    }
-    char *text = malloc((size_t)n + 1);
-    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (!text || got != (size_t)n) { free(text); snprintf(err, errlen, "%s: read failed", path); return -1; }
-    text[n] = 0;
+    char *text = read_file(path, 1 << 20, NULL, err, errlen);
+    if (!text) return -1;
     int rc = config_load_text(cfg, text, path, other, ctx, err, errlen);
     free(text);
     return rc;

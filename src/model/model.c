@@ -252,22 +252,25 @@ int model_alloc(model *m, int B, int T, char *err, size_t errlen) {
     return 0;
 }
 
-static reparam_view view_of(model *m, int i) {
+/* What the rule sees of matrix i in a parameter buffer of the model's layout
+ * (the model's own, or a copy) and, if grads is non-NULL, its gradients. */
+static reparam_view view_in(const model *m, real *params, real *grads, int i) {
     const tensor_info *t = &m->tensors[i];
-    reparam_view v = {t, m->params + t->offset,
-                      m->grads ? m->grads + t->offset : NULL, NULL, NULL, NULL, NULL, NULL,
-                      m->eff ? (real *)m->mat[i] : NULL, &m->scale[i], &m->fixed[i]};
+    reparam_view v = {t, params + t->offset, grads ? grads + t->offset : NULL, NULL, NULL, NULL,
+                      NULL, NULL, m->eff ? (real *)m->mat[i] : NULL, &m->scale[i], &m->fixed[i]};
     if (t->gate >= 0) {
-        v.gate = m->params + m->tensors[t->gate].offset;
-        v.dgate = m->grads ? m->grads + m->tensors[t->gate].offset : NULL;
+        v.gate = params + m->tensors[t->gate].offset;
+        v.dgate = grads ? grads + m->tensors[t->gate].offset : NULL;
     }
     if (t->aux >= 0) {
-        v.u = m->params + m->tensors[t->aux].offset;
-        v.v = m->params + m->tensors[t->aux + 1].offset;
-        v.s = m->params + m->tensors[t->aux + 2].offset;
+        v.u = params + m->tensors[t->aux].offset;
+        v.v = params + m->tensors[t->aux + 1].offset;
+        v.s = params + m->tensors[t->aux + 2].offset;
     }
     return v;
 }
+
+static reparam_view view_of(model *m, int i) { return view_in(m, m->params, m->grads, i); }
 
 void model_init(model *m, uint64_t seed) {
     const model_config *c = &m->cfg;
@@ -320,16 +323,10 @@ void model_merged(model *m, int i, real *out) {
 }
 
 void model_merged_at(const model *m, const real *params, int i, real *out) {
-    const tensor_info *t = &m->tensors[i];
     real scale = 1;
-    reparam_view v = {t, (real *)params + t->offset, NULL, NULL, NULL, NULL, NULL, NULL,
-                      m->eff ? out : NULL, &scale, &m->fixed[i]};
-    if (t->gate >= 0) v.gate = (real *)params + m->tensors[t->gate].offset;
-    if (t->aux >= 0) {
-        v.u = (real *)params + m->tensors[t->aux].offset;
-        v.v = (real *)params + m->tensors[t->aux + 1].offset;
-        v.s = (real *)params + m->tensors[t->aux + 2].offset;
-    }
+    reparam_view v = view_in(m, (real *)params, NULL, i);
+    v.eff = m->eff ? out : NULL; /* the model's own scale and eff stay as they are */
+    v.scale = &scale;
     m->rule->effective(&v); /* reads the parameters; writes only scale and out */
     merge_effective(&v, out);
 }

@@ -97,14 +97,13 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
 static int read_config(run *r, const char *dir, char *err, size_t errlen) {
     char path[1200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s (is %s a wesar run directory?)", path,
-                        strerror(errno), dir);
-    char buf[16384];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    cJSON *j = cJSON_Parse(buf);
+    char *text = read_file(path, 1 << 20, NULL, err, errlen);
+    if (!text) {
+        size_t k = strlen(err);
+        return fail(err + k, errlen - k, " (is %s a wesar run directory?)", dir);
+    }
+    cJSON *j = cJSON_Parse(text);
+    free(text);
     const cJSON *mc = cJSON_GetObjectItem(j, "model"), *tc = cJSON_GetObjectItem(j, "train");
     if (!cJSON_IsObject(mc) || !cJSON_IsObject(tc) || !(num(mc, "n_layers") >= 1) ||
         !(num(mc, "n_layers") <= 1 << 20)) {
@@ -245,22 +244,27 @@ typedef struct { const series *s; const char *color; trace_kind kind; } trace;
 
 typedef struct {
     int w, h, left, right, top, bottom;
-    double x0, x1, y0, y1; /* y in log10 when logy */
-    int logy;
+    double x0, x1, y0, y1; /* y0, y1 in log10: every chart has a log y axis */
 } frame;
 
-static double fy(const frame *fr, double y) { return fr->logy ? log10(y) : y; }
 static double px(const frame *fr, double x) {
     return fr->left + (x - fr->x0) / (fr->x1 - fr->x0) * (fr->w - fr->left - fr->right);
 }
 static double py(const frame *fr, double y) {
-    return fr->h - fr->bottom - (fy(fr, y) - fr->y0) / (fr->y1 - fr->y0) * (fr->h - fr->top - fr->bottom);
+    return fr->h - fr->bottom - (log10(y) - fr->y0) / (fr->y1 - fr->y0) * (fr->h - fr->top - fr->bottom);
 }
 
 /* 1, 2 or 5 times a power of ten, giving about `want` intervals */
 static double nice_step(double span, int want) {
     double raw = span / want, p = pow(10, floor(log10(raw))), m = raw / p;
     return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
+}
+
+/* a horizontal grid line and its label at value v */
+static void ytick(out *o, const frame *fr, double v) {
+    double Y = py(fr, v);
+    emit(o, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/>", fr->left, Y, fr->w - fr->right, Y);
+    emit(o, "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", fr->left - 4, Y + 4, v);
 }
 
 static void axes(out *o, const frame *fr, const char *ylabel) {
@@ -274,36 +278,18 @@ static void axes(out *o, const frame *fr, const char *ylabel) {
         emit(o, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#eee'/>", X, fr->top, X, H - fr->bottom);
         emit(o, "<text x='%.1f' y='%d' text-anchor='middle'>%g</text>\n", X, H - fr->bottom + 14, x);
     }
-    if (fr->logy && fr->y1 - fr->y0 < 0.5) { /* under a factor 3: 1-2-5 steps of the value itself */
+    if (fr->y1 - fr->y0 < 0.5) { /* under a factor 3: 1-2-5 steps of the value itself */
         double lo = pow(10, fr->y0), hi = pow(10, fr->y1), sy = nice_step(hi - lo, 5), ys = ceil(lo / sy) * sy;
-        for (int i = 0; i < 20 && ys + i * sy <= hi; i++) {
-            double v = ys + i * sy, Y = py(fr, v);
-            emit(o, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/>", fr->left, Y,
-                 W - fr->right, Y);
-            emit(o, "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", fr->left - 4, Y + 4, v);
-        }
-    } else if (fr->logy) {
+        for (int i = 0; i < 20 && ys + i * sy <= hi; i++) ytick(o, fr, ys + i * sy);
+    } else { /* decades; 1-2-5 within them when there are at most two */
         int decades = (int)ceil(fr->y1) - (int)floor(fr->y0);
         for (int e = (int)floor(fr->y0); e <= (int)ceil(fr->y1); e++)
             for (int k = 1; k <= 9; k++) {
                 if (decades > 2 && k != 1) continue;
                 if (decades > 1 && k != 1 && k != 2 && k != 5) continue;
                 double v = k * pow(10, e), ly = log10(v);
-                if (ly < fr->y0 || ly > fr->y1) continue;
-                double Y = py(fr, v);
-                emit(o, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/>", fr->left, Y,
-                     W - fr->right, Y);
-                emit(o, "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", fr->left - 4, Y + 4, v);
+                if (ly >= fr->y0 && ly <= fr->y1) ytick(o, fr, v);
             }
-    } else {
-        double sy = nice_step(fr->y1 - fr->y0, 5), ys = ceil(fr->y0 / sy) * sy;
-        for (int i = 0; i < 20 && ys + i * sy <= fr->y1 + 1e-9 * sy; i++) {
-            double y = ys + i * sy;
-            double Y = py(fr, y);
-            emit(o, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/>", fr->left, Y,
-                 W - fr->right, Y);
-            emit(o, "<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", fr->left - 4, Y + 4, y);
-        }
     }
     emit(o, "<text x='%d' y='%d' text-anchor='middle'>step</text>\n", (fr->left + W - fr->right) / 2, H - 4);
     emit(o, "<text transform='translate(12,%d) rotate(-90)' text-anchor='middle'>%s</text>\n",
@@ -311,21 +297,20 @@ static void axes(out *o, const frame *fr, const char *ylabel) {
 }
 
 /* One chart; returns 0 if it had nothing to draw. */
-static int plot(out *o, const char *title, const char *ylabel, const trace *tr, int n, int logy, int w,
-                int h) {
-    frame fr = {w, h, 58, 12, 26, 34, INFINITY, -INFINITY, INFINITY, -INFINITY, logy};
+static int plot(out *o, const char *title, const char *ylabel, const trace *tr, int n, int w, int h) {
+    frame fr = {w, h, 58, 12, 26, 34, INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int i = 0; i < n; i++)
         for (int k = 0; k < tr[i].s->n; k++) {
             double x = tr[i].s->x[k], y = tr[i].s->y[k];
             if (x < fr.x0) fr.x0 = x;
             if (x > fr.x1) fr.x1 = x;
-            if (tr[i].kind == T_VLINES || !isfinite(y) || (logy && !(y > 0))) continue;
-            if (fy(&fr, y) < fr.y0) fr.y0 = fy(&fr, y);
-            if (fy(&fr, y) > fr.y1) fr.y1 = fy(&fr, y);
+            if (tr[i].kind == T_VLINES || !isfinite(y) || !(y > 0)) continue;
+            if (log10(y) < fr.y0) fr.y0 = log10(y);
+            if (log10(y) > fr.y1) fr.y1 = log10(y);
         }
     if (!(fr.x1 >= fr.x0) || !(fr.y1 >= fr.y0)) return 0;
     if (fr.x1 == fr.x0) { fr.x0 -= 1; fr.x1 += 1; }
-    double pad = fr.y1 > fr.y0 ? 0.04 * (fr.y1 - fr.y0) : (logy ? 0.1 : 0.1 * fabs(fr.y0) + 1e-3);
+    double pad = fr.y1 > fr.y0 ? 0.04 * (fr.y1 - fr.y0) : 0.1;
     fr.y0 -= pad;
     fr.y1 += pad;
     emit(o, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' viewBox='0 0 %d %d' "
@@ -340,7 +325,7 @@ static int plot(out *o, const char *title, const char *ylabel, const trace *tr, 
         if (tr[i].kind == T_LINE && s->n) {
             emit(o, "<polyline fill='none' stroke='%s' stroke-width='1.3' points='", tr[i].color);
             for (int k = 0; k < s->n; k++)
-                if (!logy || s->y[k] > 0) emit(o, "%.1f,%.1f ", px(&fr, s->x[k]), py(&fr, s->y[k]));
+                if (s->y[k] > 0) emit(o, "%.1f,%.1f ", px(&fr, s->x[k]), py(&fr, s->y[k]));
             emit(o, "'/>\n");
         }
         for (int k = 0; k < s->n; k++) {
@@ -405,14 +390,14 @@ static void page(out *o, run *runs, int n) {
         tr[nt++] = (trace){&runs[i].loss, COLOR(i), T_LINE};
         tr[nt++] = (trace){&runs[i].spikes, COLOR(i), T_RINGS};
     }
-    plot(o, "Training loss", "loss (nats/token)", tr, nt, 1, 1100, 420);
+    plot(o, "Training loss", "loss (nats/token)", tr, nt, 1100, 420);
     nt = 0;
     for (int i = 0; i < n; i++) {
         tr[nt++] = (trace){&runs[i].val, COLOR(i), T_LINE};
         tr[nt++] = (trace){&runs[i].val, COLOR(i), T_DOTS};
     }
     emit(o, "<br>\n");
-    if (!plot(o, "Validation loss", "loss (nats/token)", tr, nt, 1, 1100, 300))
+    if (!plot(o, "Validation loss", "loss (nats/token)", tr, nt, 1100, 300))
         emit(o, "<p>No validation loss logged.</p>\n");
 
     for (int m = 0; m < N_MEASURES; m++) {
@@ -428,7 +413,7 @@ static void page(out *o, run *runs, int n) {
             const char *kind = kinds[k];
             if (!strcmp(kind, "W_e") || !strcmp(kind, "W_p")) snprintf(title, sizeof title, "%s", kind);
             else snprintf(title, sizeof title, "%s, last layer", kind);
-            any |= plot(o, title, measure_key[m], tr, nt, 1, 360, 240);
+            any |= plot(o, title, measure_key[m], tr, nt, 360, 240);
         }
         emit(o, "</div>\n");
         if (!any) emit(o, "<p>No telemetry.jsonl in these runs (train with --telemetry-every N).</p>\n");

@@ -519,14 +519,18 @@ typedef struct {
     char tlog_path[1200];
 } loop;
 
-/* Cuts a log back to a step (trim_log) and reopens it for appending. */
-static int reopen_trimmed(FILE **f, const char *path, long step, int keep_events, char *err,
-                          size_t errlen) {
+/* (Re)opens a log of the run (closing *f first if open): cut >= 0 cuts it
+ * back to that step (trim_log) and appends, on resume and rollback; cut < 0
+ * starts it empty, for a fresh run. */
+static int open_log(FILE **f, const char *path, long cut, int keep_events, char *err, size_t errlen) {
     if (*f) fclose(*f);
     *f = NULL;
-    if (trim_log(path, step, keep_events, err, errlen)) return -1;
-    *f = fopen(path, "a");
-    if (!*f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    if (cut >= 0 && trim_log(path, cut, keep_events, err, errlen)) return -1;
+    *f = fopen(path, cut >= 0 ? "a" : "w");
+    if (!*f) {
+        snprintf(err, errlen, "%s: cannot %s: %s", path, cut >= 0 ? "open" : "create", strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -629,8 +633,8 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     char ck[1200];
     if (save_checkpoint(L, to, ck, sizeof ck, err, errlen)) return -1;
     /* the log reads as one run: the abandoned steps go, the event stays */
-    if (reopen_trimmed(&L->log, L->log_path, to, 1, err, errlen) ||
-        (L->tlog && reopen_trimmed(&L->tlog, L->tlog_path, to, 0, err, errlen)))
+    if (open_log(&L->log, L->log_path, to, 1, err, errlen) ||
+        (L->tlog && open_log(&L->tlog, L->tlog_path, to, 0, err, errlen)))
         return -1;
     cJSON *e = cJSON_CreateObject();
     cJSON_AddNumberToObject(e, "step", (double)to);
@@ -689,14 +693,12 @@ static void describe_jumps(const telemetry *tel, char *text, size_t tlen, char *
  * by wesar prepare) names another vocabulary than the model's, say how to
  * match it. */
 static void vocab_hint(const char *data, int vocab, char *err, size_t errlen) {
-    char path[1200], buf[4096];
+    char path[1200], why[1400];
     snprintf(path, sizeof path, "%s/meta.json", data);
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    cJSON *j = cJSON_Parse(buf);
+    char *text = read_file(path, 1 << 16, NULL, why, sizeof why);
+    if (!text) return; /* no meta.json: no hint */
+    cJSON *j = cJSON_Parse(text);
+    free(text);
     const cJSON *v = cJSON_GetObjectItem(j, "vocab_size"), *t = cJSON_GetObjectItem(j, "tokenizer");
     if (cJSON_IsNumber(v) && v->valuedouble != vocab && v->valuedouble >= 2 && v->valuedouble <= 1 << 24) {
         size_t k = strlen(err);
@@ -828,17 +830,11 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             goto done;
     }
     snprintf(L.log_path, sizeof L.log_path, "%s/log.jsonl", tc->out_dir);
-    if (tc->resume_from[0] && trim_log(L.log_path, start, 0, err, errlen)) goto done;
-    L.log = fopen(L.log_path, tc->resume_from[0] ? "a" : "w");
-    if (!L.log) { snprintf(err, errlen, "%s: cannot create: %s", L.log_path, strerror(errno)); goto done; }
+    long cut = tc->resume_from[0] ? start : -1;
+    if (open_log(&L.log, L.log_path, cut, 0, err, errlen)) goto done;
     snprintf(L.tlog_path, sizeof L.tlog_path, "%s/telemetry.jsonl", tc->out_dir);
     if (L.tel) {
-        if (tc->resume_from[0] && trim_log(L.tlog_path, start, 0, err, errlen)) goto done;
-        L.tlog = fopen(L.tlog_path, tc->resume_from[0] ? "a" : "w");
-        if (!L.tlog) {
-            snprintf(err, errlen, "%s: cannot create: %s", L.tlog_path, strerror(errno));
-            goto done;
-        }
+        if (open_log(&L.tlog, L.tlog_path, cut, 0, err, errlen)) goto done;
     } else if (!tc->resume_from[0]) {
         unlink(L.tlog_path); /* no stale file from another run */
     }

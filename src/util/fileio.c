@@ -126,3 +126,27 @@ int make_dir(const char *path, char *err, size_t errlen) {
     }
     return 0;
 }
+
+char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || (size_t)n > max) {
+        fclose(f);
+        snprintf(err, errlen, "%s: expected a file under %zu KiB", path, max >> 10);
+        return NULL;
+    }
+    char *text = malloc((size_t)n + 1);
+    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!text || got != (size_t)n) {
+        free(text);
+        snprintf(err, errlen, "%s: read failed", path);
+        return NULL;
+    }
+    text[n] = 0;
+    if (len) *len = (size_t)n;
+    return text;
+}

@@ -33,4 +33,8 @@ int atomic_cleanup(const char *dir);
 void err_printable(char *s);
 
 int make_dir(const char *path, char *err, size_t errlen);
+
+/* A whole file of at most max bytes as a NUL-terminated string (free() it),
+ * its length in *len if len is non-NULL; NULL with err naming the file. */
+char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 #endif
