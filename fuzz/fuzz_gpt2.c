@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     tok_buf ids = {0};
-    if (tk->encode(tk, (const char *)part[2], len[2], &ids)) abort();
+    if (tk->encode(tk, (const char *)part[2], len[2], 0, &ids)) abort();
     char *back = malloc(len[2] + 1), piece[4096];
     size_t m = 0;
     for (size_t i = 0; i < ids.n; i++) {

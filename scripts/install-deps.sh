@@ -5,9 +5,11 @@ set -euo pipefail
 # clang + libclang-rt-14-dev: the libFuzzer targets (fuzz/); util-linux: unshare for the disk-full test;
 # chromium (+ fonts-liberation, which --no-install-recommends leaves out): tests/report.sh renders
 # `wesar report` headless and checks the screenshot; libpcre2-dev: the gpt2 pre-tokenizer;
-# python3-regex: the independent GPT-2 encoder in tests/ref/check_gpt2.py
+# python3-regex: the independent GPT-2 encoder in tests/ref/check_gpt2.py; liblzma-dev: `wesar prepare`
+# streams .xz; python3-sentencepiece: libsentencepiece, the reference in tests/ref/check_spm.py
 PKGS=(gcc make libc6-dev libopenblas-openmp-dev libcjson-dev python3 python3-numpy python3-torch curl xz-utils
-      clang libclang-rt-14-dev util-linux chromium fonts-liberation libpcre2-dev python3-regex)
+      clang libclang-rt-14-dev util-linux chromium fonts-liberation libpcre2-dev python3-regex liblzma-dev
+      python3-sentencepiece)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,7 +18,8 @@ expect_fail "unknown preset 'huge'" "$W" train --preset huge
 expect_fail "n_kv_heads" "$W" info --n-kv-heads 3
 expect_fail "/nonexistent/dir: no such shard file or directory" "$W" train --data /nonexistent/dir
 expect_fail "missing.txt: cannot open" "$W" prepare "$WORK/missing.txt" "$WORK/p"
-expect_fail "--tokenizer sentencepiece: not implemented yet" "$W" prepare --tokenizer sentencepiece "$0" "$WORK/p"
+expect_fail "--tokenizer: unknown tokenizer 'wordpiece' (expected bytes, gpt2 or sentencepiece)" "$W" prepare --tokenizer wordpiece "$0" "$WORK/p"
+expect_fail "prepare: expected INPUT... OUTDIR" "$W" prepare "$0"
 # shards of another vocabulary: the error says which --vocab-size matches them (meta.json)
 printf '{"tokenizer":"gpt2","vocab_size":50257,"eot":50256}' > "$WORK/vh.json"
 python3 -c '
@@ -39,7 +40,7 @@ words = "the of and to in is was for on that with as by at from his her an be".s
 print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(600)))
 ' > "$WORK/corpus.txt"
 expect_ok "$W" prepare --tokenizer bytes --val-fraction 0.2 "$WORK/corpus.txt" "$WORK/data"
-grep -q "train + .* val tokens" "$WORK/o" || fail "prepare summary: $(cat "$WORK/o")"
+grep -q "train tokens (1 shard) + .* val tokens" "$WORK/o" || fail "prepare summary: $(cat "$WORK/o")"
 [ -f "$WORK/data/train_000000.bin" ] && [ -f "$WORK/data/val_000000.bin" ] || fail "shards missing"
 $PY -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["vocab_size"]==257 and m["eot"]==256' \
     "$WORK/data/meta.json" || fail "meta.json"

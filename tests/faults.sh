@@ -291,5 +291,23 @@ tk_case merge vocab.bpe '3s/ .*//' 'tk_merge/vocab.bpe:3: expected "A B" with A,
 expect_fail "needs --tokenizer-path DIR with encoder.json and vocab.bpe" "$W" prepare --tokenizer gpt2 "$WORK/tk.txt" "$WORK/tkbad"
 expect_fail "$WORK/nope/encoder.json: cannot open" "$W" prepare --tokenizer gpt2 --tokenizer-path "$WORK/nope" "$WORK/tk.txt" "$WORK/tkbad"
 
+# sentencepiece models: a small valid one (its ids are checked against libsentencepiece in
+# check_spm.py), then damaged or unsupported ones, each with an error naming the file and the field
+$PY "$(dirname "$0")/small_spm_model.py" "$WORK/spm.model" ok
+expect_ok "$W" prepare --quiet --tokenizer sentencepiece --tokenizer-path "$WORK/spm.model" "$WORK/tk.txt" "$WORK/spmout"
+spm_case() { # VARIANT NEEDLE
+    $PY "$(dirname "$0")/small_spm_model.py" "$WORK/spm_$1.model" "$1"
+    expect_fail "$2" "$W" prepare --quiet --tokenizer sentencepiece --tokenizer-path "$WORK/spm_$1.model" "$WORK/tk.txt" "$WORK/spmbad"
+}
+spm_case unigram "spm_unigram.model: trainer_spec.model_type is 1; only BPE models (2) are supported"
+spm_case charsmap "spm_charsmap.model: normalizer_spec has a character map"
+spm_case nounk "spm_nounk.model: not a SentencePiece model: no <unk> piece"
+spm_case badbyte "spm_badbyte.model: not a SentencePiece model: a byte piece not spelled <0xXX>"
+spm_case truncated "spm_truncated.model: not a SentencePiece model"
+spm_case garbage "spm_garbage.model: not a SentencePiece model"
+spm_case dup "spm_dup.model: piece 276 (he) appears twice"
+expect_fail "needs --tokenizer-path FILE" "$W" prepare --tokenizer sentencepiece "$WORK/tk.txt" "$WORK/spmbad"
+expect_fail "$WORK/nope/tokenizer.model: cannot open" "$W" prepare --tokenizer sentencepiece --tokenizer-path "$WORK/nope" "$WORK/tk.txt" "$WORK/spmbad"
+
 echo "faults: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

@@ -61,6 +61,20 @@ suite() {
         else
             skip "$B/gpt2 tokenizer" "$DATA/gpt2-tokenizer not found (set WESAR_DATA)"
         fi
+        if ! "$TORCH_PY" -c 'import sentencepiece' 2> /dev/null; then
+            skip "$B/sentencepiece tokenizer" "no python3-sentencepiece (the reference)"
+        elif [ -f "$DATA/llama2-tokenizer/tokenizer.model" ]; then
+            run "$B/sentencepiece: published ids, libsentencepiece, round trip" "$TORCH_PY" tests/ref/check_spm.py \
+                build/$B/tok_dump "$DATA/llama2-tokenizer/tokenizer.model" "$WORK/spm_$B" --prepare build/$B/wesar \
+                "$DATA/wikitext-2-raw/wiki.test.raw" "$DATA/tinyshakespeare/input.txt"
+        else
+            skip "$B/sentencepiece tokenizer" "$DATA/llama2-tokenizer not found (set WESAR_DATA)"
+        fi
+        # the 100 MB Wikipedia sample once, in the release build (ASan would take minutes)
+        local enwiki="$DATA/enwiki-2015-sample/enwiki_2015_AA.txt.xz"
+        [ "$B" = release ] && [ -f "$enwiki" ] || enwiki=""
+        run "$B/prepare: folders, jsonl, xz${enwiki:+, 100 MB streamed}" "$TORCH_PY" tests/ref/check_prepare.py \
+            build/$B/wesar "$WORK/prep_$B" $enwiki
         run "$B/torch-ref power iteration" "$TORCH_PY" tests/ref/check_power.py build/$B/ref_dump "$WORK/pw_$B"
         for cfg in "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
                    "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small" "reparam=none init=gpt2"; do

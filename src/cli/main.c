@@ -15,7 +15,8 @@ static const char *USAGE =
     "wesar - pre-train LLaMA-style language models without loss spikes\n"
     "\n"
     "usage:\n"
-    "  wesar prepare [--tokenizer bytes] [--val-fraction F] IN.txt OUTDIR\n"
+    "  wesar prepare [--tokenizer bytes|gpt2|sentencepiece] [--tokenizer-path P] [--val-fraction F]\n"
+    "                [--shard-tokens N] INPUT... OUTDIR   (text files, folders, .jsonl; .xz streams)\n"
     "  wesar train --data DIR [--preset tiny|gpt2-small|1.3b] [--config FILE] [--KEY VALUE ...]\n"
     "  wesar train --resume RUNDIR [--KEY VALUE ...]   (newest valid checkpoint in RUNDIR)\n"
     "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
@@ -206,28 +207,34 @@ static int cmd_report(int argc, char **argv) {
 }
 
 static int cmd_prepare(int argc, char **argv) {
-    prepare_opts o = {"bytes", NULL, 0.1, 0};
-    const char *pos[2];
+    prepare_opts o = {"bytes", NULL, 0.1, 100000000, 0};
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int np = 0;
+    if (!pos) return die("out of memory");
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        char *e;
         if (!strcmp(a, "--tokenizer") && i + 1 < argc) o.tokenizer = argv[++i];
         else if (!strcmp(a, "--tokenizer-path") && i + 1 < argc) o.tokenizer_path = argv[++i];
         else if (!strcmp(a, "--val-fraction") && i + 1 < argc) {
-            char *e;
             o.val_fraction = strtod(argv[++i], &e);
-            if (*e) return die("--val-fraction: expected a number in (0, 1)");
+            if (*e || e == argv[i]) { free(pos); return die("--val-fraction: expected a number in (0, 1)"); }
+        } else if (!strcmp(a, "--shard-tokens") && i + 1 < argc) {
+            double v = strtod(argv[++i], &e); /* 1e8 reads as it does in llm.c's scripts */
+            if (*e || e == argv[i] || !(v >= 0 && v < 1e12)) { free(pos); return die("--shard-tokens: expected a token count such as 1e8"); }
+            o.shard_tokens = (size_t)v;
         } else if (!strcmp(a, "--quiet")) o.quiet = 1;
         else if (!strncmp(a, "--", 2)) {
             fprintf(stderr, "wesar: error: prepare: unknown or incomplete option '%s'\n", a);
+            free(pos);
             return 1;
-        } else if (np < 2) pos[np++] = a;
-        else return die("prepare: expected exactly IN.txt and OUTDIR");
+        } else pos[np++] = a;
     }
-    if (np != 2) return die("prepare: expected IN.txt OUTDIR (see wesar --help)");
-    char err[1024];
-    if (prepare_text(pos[0], pos[1], &o, err, sizeof err)) return die(err);
-    return 0;
+    if (np < 2) { free(pos); return die("prepare: expected INPUT... OUTDIR (text files, folders, .jsonl, optionally .xz; see wesar --help)"); }
+    char err[1400];
+    int rc = prepare_text(pos, np - 1, pos[np - 1], &o, err, sizeof err);
+    free(pos);
+    return rc ? die(err) : 0;
 }
 
 int main(int argc, char **argv) {

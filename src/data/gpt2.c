@@ -319,7 +319,8 @@ static const char *find_eot(const char *p, const char *end) {
     return NULL;
 }
 
-static int gpt2_encode(const tokenizer *tk, const char *text, size_t n, tok_buf *out) {
+static int gpt2_encode(const tokenizer *tk, const char *text, size_t n, int cont, tok_buf *out) {
+    (void)cont; /* byte-level BPE has no per-document prefix */
     gpt2 *g = tk->impl;
     const char *p = text, *end = text + n;
     size_t el = strlen(GPT2_EOT);
@@ -345,7 +346,7 @@ tokenizer *gpt2_open(const char *dir, char *err, size_t errlen) {
     tokenizer *tk = calloc(1, sizeof *tk);
     gpt2 *g = calloc(1, sizeof *g);
     if (!tk || !g) { free(tk); free(g); snprintf(err, errlen, "out of memory"); return NULL; }
-    *tk = (tokenizer){"gpt2", 0, 0, gpt2_encode, gpt2_decode, gpt2_free, g};
+    *tk = (tokenizer){"gpt2", 0, 0, 0, gpt2_encode, gpt2_decode, gpt2_free, g};
     char path[1200];
     if (!dir || !*dir) {
         snprintf(err, errlen, "--tokenizer gpt2 needs --tokenizer-path DIR with encoder.json and vocab.bpe");

@@ -1,21 +1,91 @@
-/* prepare.c - tokenize a text file into llm.c shards, split train/val. */
+/* prepare.c - tokenize text files, folders and JSON lines into llm.c shards. */
+#define _GNU_SOURCE
 #include "prepare.h"
 #include "../util/fileio.h"
 #include "shard.h"
+#include "textin.h"
 #include "tokenizer.h"
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+enum { BLOCK = 1 << 17, SPILL_AT = 1 << 20, MAX_LINE = 1 << 28 };
+
+typedef struct {
+    tokenizer *tk;
+    const prepare_opts *o;
+    tok_buf toks;                /* ids not yet spilled */
+    FILE *spill;                 /* every id so far, uint32 */
+    char spill_path[1100];
+    size_t n_tokens, n_docs, text_bytes;
+    size_t raw_done, raw_total;  /* input bytes on disk: done with / in all */
+    double t0, last_shown;
+    int tty;
+    char *err;
+    size_t errlen;
+} prep;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static void progress(prep *p, const textin *in, int final) {
+    if (p->o->quiet) return;
+    double t = now();
+    if (!final && t - p->last_shown < (p->tty ? 0.25 : 10.0)) return;
+    p->last_shown = t;
+    size_t done = p->raw_done + (in ? textin_consumed(in) : 0);
+    double frac = p->raw_total ? (double)done / p->raw_total : 1, sec = t - p->t0;
+    char bar[31];
+    int fill = (int)(frac * 30 + 0.5);
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+    fprintf(stderr, "%sprepare [%s] %5.1f%%  %.1f MB text  %zu docs  %.2fM tokens  %.1f MB/s%s",
+            p->tty ? "\r" : "", bar, 100 * (frac > 1 ? 1 : frac), p->text_bytes / 1e6, p->n_docs,
+            (p->n_tokens + p->toks.n) / 1e6, p->text_bytes / 1e6 / (sec > 1e-9 ? sec : 1e-9),
+            p->tty && !final ? "" : "\n");
+    fflush(stderr);
+}
+
+static int spill(prep *p) {
+    if (p->toks.n && fwrite(p->toks.ids, sizeof *p->toks.ids, p->toks.n, p->spill) != p->toks.n) {
+        snprintf(p->err, p->errlen, "%s: write failed: %s", p->spill_path, strerror(errno));
+        return -1;
+    }
+    p->n_tokens += p->toks.n;
+    p->toks.n = 0;
+    return 0;
+}
+
+static int encode(prep *p, const char *path, const char *text, size_t n, int cont) {
+    if (p->tk->encode(p->tk, text, n, cont, &p->toks)) {
+        snprintf(p->err, p->errlen, "%s: out of memory while tokenizing", path);
+        return -1;
+    }
+    p->text_bytes += n;
+    return p->toks.n >= SPILL_AT ? spill(p) : 0;
+}
+
+static int start_doc(prep *p) {
+    p->n_docs++;
+    return tok_buf_push(&p->toks, p->tk->eot); /* every document starts with it, as in llm.c */
+}
 
 /* The last offset p in text[0..n) where encoding may stop and restart with
  * the same ids as encoding the whole: a space between a printable ASCII
  * character and an ASCII letter or digit ("word| Next").  GPT-2's regex ends
  * a chunk at the printable character (no alternative takes a space after
- * it) and starts " Next" at the space either way; for bytes any cut works.
- * 0 if there is none. */
+ * it) and starts " Next" at the space either way; no SentencePiece piece
+ * spans "d▁" (pieces start at a space), and the continuation gets no dummy
+ * prefix; for bytes any cut works.  0 if there is none. */
 static size_t cut_point(const char *text, size_t n) {
     for (size_t p = n < 3 ? 0 : n - 2; p >= 1; p--) {
         unsigned char a = (unsigned char)text[p - 1], c = (unsigned char)text[p + 1];
@@ -25,87 +95,251 @@ static size_t cut_point(const char *text, size_t n) {
     return 0;
 }
 
-int prepare_text(const char *in_path, const char *out_dir, const prepare_opts *o,
+/* a whole stream as one document, encoded in blocks cut at cut_point so the
+ * ids equal those of encoding the text at once */
+static int text_doc(prep *p, textin *in, const char *path, char *buf) {
+    size_t have = 0, total = 0;
+    long n = 0;
+    int rc = start_doc(p);
+    while (!rc && (n = textin_read(in, buf + have, 2 * BLOCK - have, p->err, p->errlen)) > 0) {
+        have += (size_t)n;
+        size_t cut = cut_point(buf, have);
+        if (!cut && have == 2 * BLOCK) cut = have; /* no cut in 256 kB: an extra chunk boundary */
+        if (cut) {
+            rc = encode(p, path, buf, cut, total > 0);
+            total += cut;
+            memmove(buf, buf + cut, have - cut);
+            have -= cut;
+        }
+        progress(p, in, 0);
+    }
+    if (n < 0) return -1;
+    if (!rc && have) rc = encode(p, path, buf, have, total > 0);
+    return rc;
+}
+
+/* JSON lines: each non-blank line an object whose "text" string is a document */
+static int jsonl_docs(prep *p, textin *in, const char *path, char *buf) {
+    char *line = NULL;
+    size_t len = 0, cap = 0, have = 0, pos = 0, lineno = 0;
+    int rc = 0, eof = 0;
+    while (!rc) {
+        char *nl = memchr(buf + pos, '\n', have - pos);
+        size_t take = nl ? (size_t)(nl - (buf + pos)) : have - pos;
+        if (len + take + 1 > cap) {
+            cap = 2 * (len + take + 1);
+            char *q = len + take + 1 > MAX_LINE ? NULL : realloc(line, cap);
+            if (!q) {
+                snprintf(p->err, p->errlen, "%s:%zu: line longer than %d MB", path, lineno + 1, MAX_LINE >> 20);
+                rc = -1;
+                break;
+            }
+            line = q;
+        }
+        memcpy(line + len, buf + pos, take);
+        len += take;
+        pos += take + (nl != NULL);
+        if (!nl && !eof) { /* refill */
+            long n = textin_read(in, buf, 2 * BLOCK, p->err, p->errlen);
+            if (n < 0) { rc = -1; break; }
+            have = (size_t)n;
+            pos = 0;
+            eof = n == 0;
+            progress(p, in, 0);
+            continue;
+        }
+        lineno++;
+        line[len] = 0;
+        size_t s = 0;
+        while (s < len && (line[s] == ' ' || line[s] == '\t' || line[s] == '\r')) s++;
+        if (s < len) {
+            cJSON *j = cJSON_ParseWithLength(line, len);
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
+            if (!cJSON_IsString(t)) {
+                snprintf(p->err, p->errlen, "%s:%zu: expected a JSON object with a string field \"text\"%s",
+                         path, lineno, j ? "" : " (the line is not valid JSON)");
+                rc = -1;
+            } else {
+                rc = start_doc(p);
+                if (!rc) rc = encode(p, path, t->valuestring, strlen(t->valuestring), 0);
+            }
+            cJSON_Delete(j);
+        }
+        len = 0;
+        if (!nl && eof) break;
+    }
+    free(line);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int is_jsonl(const char *path) {
+    return ends_with(path, ".jsonl") || ends_with(path, ".jsonl.xz");
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* calls fn on each file under path (itself if a file), in sorted order */
+static int walk(prep *p, const char *path, int (*fn)(prep *, const char *, void *), void *arg) {
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(p->err, p->errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) return fn(p, path, arg);
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(p->err, p->errlen, "%s: cannot open directory: %s", path, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **q = realloc(names, cap * sizeof *q);
+            if (!q) { rc = -1; break; }
+            names = q;
+        }
+        if (asprintf(&names[n], "%s/%s", path, e->d_name) < 0) { rc = -1; break; }
+        n++;
+    }
+    closedir(d);
+    if (rc) snprintf(p->err, p->errlen, "%s: out of memory listing the directory", path);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && !rc; i++) rc = walk(p, names[i], fn, arg);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int add_size(prep *p, const char *path, void *arg) {
+    (void)arg;
+    struct stat st;
+    if (!stat(path, &st)) p->raw_total += (size_t)st.st_size;
+    return 0;
+}
+
+static int add_file(prep *p, const char *path, void *buf) {
+    textin *in = textin_open(path, p->err, p->errlen);
+    if (!in) return -1;
+    int rc = is_jsonl(path) ? jsonl_docs(p, in, path, buf) : text_doc(p, in, path, buf);
+    p->raw_done += textin_consumed(in);
+    textin_close(in);
+    progress(p, NULL, 0);
+    return rc;
+}
+
+static int write_meta(prep *p, const char *out_dir, const char *const *inputs, int n_inputs,
+                      size_t n_train, size_t n_val, int n_shards) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/meta.json", out_dir);
+    cJSON *j = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(j, "sources");
+    cJSON_AddStringToObject(j, "tokenizer", p->tk->name);
+    cJSON_AddNumberToObject(j, "vocab_size", p->tk->vocab_size);
+    cJSON_AddNumberToObject(j, "eot", p->tk->eot);
+    for (int i = 0; i < n_inputs; i++) cJSON_AddItemToArray(src, cJSON_CreateString(inputs[i]));
+    cJSON_AddNumberToObject(j, "documents", (double)p->n_docs);
+    cJSON_AddNumberToObject(j, "text_bytes", (double)p->text_bytes);
+    cJSON_AddNumberToObject(j, "train_tokens", (double)n_train);
+    cJSON_AddNumberToObject(j, "val_tokens", (double)n_val);
+    cJSON_AddNumberToObject(j, "train_shards", n_shards);
+    char *meta = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    atomic_file af;
+    int rc = atomic_open(&af, path, p->err, p->errlen);
+    if (!rc) rc = atomic_commit(&af, meta ? atomic_write(&af, meta, strlen(meta)) : -1, p->err, p->errlen);
+    free(meta);
+    return rc;
+}
+
+/* the spilled ids -> train shards of at most shard_tokens, then one val shard */
+static int write_shards(prep *p, const char *out_dir, size_t n_train, size_t n_val, int *n_shards) {
+    char path[1100];
+    uint32_t max_id = (uint32_t)p->tk->vocab_size - 1;
+    int rc = fflush(p->spill) || fseek(p->spill, 0, SEEK_SET) ? -1 : 0;
+    if (rc) snprintf(p->err, p->errlen, "%s: cannot read back: %s", p->spill_path, strerror(errno));
+    *n_shards = 0;
+    for (size_t i = 0; i < n_train && !rc; i += p->o->shard_tokens) {
+        size_t k = n_train - i < p->o->shard_tokens ? n_train - i : p->o->shard_tokens;
+        snprintf(path, sizeof path, "%s/train_%06d.bin", out_dir, (*n_shards)++);
+        rc = shard_write_from(path, p->spill, k, max_id, p->err, p->errlen);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/val_000000.bin", out_dir);
+        rc = shard_write_from(path, p->spill, n_val, max_id, p->err, p->errlen);
+    }
+    return rc;
+}
+
+int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, const prepare_opts *o,
                  char *err, size_t errlen) {
     if (!(o->val_fraction > 0 && o->val_fraction < 1)) {
         snprintf(err, errlen, "--val-fraction: expected a number in (0, 1), got %g", o->val_fraction);
         return -1;
     }
-    tokenizer *tk = tokenizer_open(o->tokenizer, o->tokenizer_path, err, errlen);
-    if (!tk) return -1;
-    FILE *f = fopen(in_path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", in_path, strerror(errno));
-        tokenizer_free(tk);
+    if (o->shard_tokens < 1024 || o->shard_tokens > INT32_MAX) {
+        snprintf(err, errlen, "--shard-tokens: expected 1024..%d, got %zu", INT32_MAX, o->shard_tokens);
         return -1;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    tok_buf toks = {0};
-    int rc = tok_buf_push(&toks, tk->eot); /* every document starts with end-of-text, as llm.c */
-    /* The file is read in blocks, and each block is encoded up to its last
-     * safe cut (cut_point); the rest is carried into the next block, so the
-     * ids equal those of encoding the whole text at once. */
-    enum { BLOCK = 1 << 16 };
+    if (n_inputs < 1) {
+        snprintf(err, errlen, "prepare: expected one or more inputs");
+        return -1;
+    }
+    prep p = {.o = o, .err = err, .errlen = errlen, .tty = isatty(2)};
+    p.t0 = now();
+    p.tk = tokenizer_open(o->tokenizer, o->tokenizer_path, err, errlen);
+    if (!p.tk) return -1;
     char *buf = malloc(2 * BLOCK);
-    size_t n, total = 0, have = 0;
-    if (!buf) rc = -1;
-    while (!rc && (n = fread(buf + have, 1, 2 * BLOCK - have, f)) > 0) {
-        have += n;
-        total += n;
-        size_t cut = feof(f) ? have : cut_point(buf, have);
-        if (!cut && have == 2 * BLOCK) cut = have; /* no cut in 128 kB: an extra chunk boundary */
-        rc = tk->encode(tk, buf, cut, &toks);
-        memmove(buf, buf + cut, have - cut);
-        have -= cut;
-    }
-    if (!rc && have) rc = tk->encode(tk, buf, have, &toks);
-    free(buf);
-    if (ferror(f)) { snprintf(err, errlen, "%s: read error", in_path); rc = -1; }
-    else if (rc) snprintf(err, errlen, "%s: out of memory while tokenizing", in_path);
-    fclose(f);
-    if (!rc && total == 0) { snprintf(err, errlen, "%s: empty file, nothing to prepare", in_path); rc = -1; }
-    size_t n_val = (size_t)(toks.n * o->val_fraction);
-    if (!rc && (n_val < 2 || toks.n - n_val < 2)) {
-        snprintf(err, errlen, "%s: %zu tokens are too few to split with --val-fraction %g", in_path,
-                 toks.n, o->val_fraction);
-        rc = -1;
-    }
-    char path[1100];
+    int rc = buf ? 0 : -1;
+    if (rc) snprintf(err, errlen, "out of memory");
+    for (int i = 0; i < n_inputs && !rc; i++) rc = walk(&p, inputs[i], add_size, NULL);
     if (!rc) rc = make_dir(out_dir, err, errlen);
     if (!rc) {
-        snprintf(path, sizeof path, "%s/train_000000.bin", out_dir);
-        rc = shard_write(path, toks.ids, toks.n - n_val, (uint32_t)tk->vocab_size - 1, err, errlen);
+        snprintf(p.spill_path, sizeof p.spill_path, "%s/.prepare.ids.tmp.%d", out_dir, (int)getpid());
+        p.spill = fopen(p.spill_path, "w+b");
+        if (!p.spill) {
+            snprintf(err, errlen, "%s: cannot create: %s", p.spill_path, strerror(errno));
+            rc = -1;
+        }
     }
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/val_000000.bin", out_dir);
-        rc = shard_write(path, toks.ids + toks.n - n_val, n_val, (uint32_t)tk->vocab_size - 1, err, errlen);
+    for (int i = 0; i < n_inputs && !rc; i++) rc = walk(&p, inputs[i], add_file, buf);
+    if (!rc) rc = spill(&p);
+    free(buf);
+    if (!rc && p.text_bytes == 0) {
+        snprintf(err, errlen, "%s: no text, nothing to prepare", inputs[0]);
+        rc = -1;
     }
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/meta.json", out_dir);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "tokenizer", tk->name);
-        cJSON_AddNumberToObject(j, "vocab_size", tk->vocab_size);
-        cJSON_AddNumberToObject(j, "eot", tk->eot);
-        cJSON_AddStringToObject(j, "source", in_path);
-        cJSON_AddNumberToObject(j, "train_tokens", (double)(toks.n - n_val));
-        cJSON_AddNumberToObject(j, "val_tokens", (double)n_val);
-        char *meta = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        size_t len = meta ? strlen(meta) : 0;
-        atomic_file af;
-        rc = atomic_open(&af, path, err, errlen);
-        if (!rc) rc = atomic_commit(&af, meta ? atomic_write(&af, meta, len) : -1, err, errlen);
-        free(meta);
+    size_t n_val = (size_t)(p.n_tokens * o->val_fraction), n_train = p.n_tokens - n_val;
+    if (!rc && (n_val < 2 || n_train < 2)) {
+        snprintf(err, errlen, "%s: %zu tokens are too few to split with --val-fraction %g", inputs[0],
+                 p.n_tokens, o->val_fraction);
+        rc = -1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    int n_shards = 0;
+    if (!rc) progress(&p, NULL, 1);
+    if (!rc) rc = write_shards(&p, out_dir, n_train, n_val, &n_shards);
+    if (!rc) rc = write_meta(&p, out_dir, inputs, n_inputs, n_train, n_val, n_shards);
+    if (p.spill) {
+        fclose(p.spill);
+        unlink(p.spill_path);
+    }
+    double sec = now() - p.t0;
     if (!rc && !o->quiet)
-        printf("prepared %s: %zu bytes -> %zu train + %zu val tokens (%s, vocab %d) in %s "
-               "[%.1f MB/s]\n",
-               in_path, total, toks.n - n_val, n_val, tk->name, tk->vocab_size, out_dir,
-               total / 1e6 / (sec > 1e-9 ? sec : 1e-9));
-    tok_buf_free(&toks);
-    tokenizer_free(tk);
+        printf("prepared %zu document%s, %zu bytes of text -> %zu train tokens (%d shard%s) + %zu val "
+               "tokens (%s, vocab %d) in %s [%.1f MB/s]\n",
+               p.n_docs, p.n_docs == 1 ? "" : "s", p.text_bytes, n_train, n_shards, n_shards == 1 ? "" : "s",
+               n_val, p.tk->name, p.tk->vocab_size, out_dir, p.text_bytes / 1e6 / (sec > 1e-9 ? sec : 1e-9));
+    tok_buf_free(&p.toks);
+    tokenizer_free(p.tk);
     return rc;
 }

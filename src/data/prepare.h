@@ -1,16 +1,24 @@
-/* prepare.h - text file -> train/val token shards (wesar prepare). */
+/* prepare.h - text -> train/val token shards in llm.c's format (wesar prepare).
+ *
+ * Inputs are text files, folders of them (walked in sorted order, hidden
+ * entries skipped) and JSON lines files (*.jsonl: one document per line, its
+ * "text" field), each optionally xz-compressed (*.xz, decoded as it streams).
+ * A text file is one document; every document is preceded by the tokenizer's
+ * delimiter (tokenizer.h).  Memory stays bounded: the ids spill to a
+ * temporary file in OUTDIR, and the last val_fraction of them becomes val. */
 #ifndef WESAR_PREPARE_H
 #define WESAR_PREPARE_H
 #include <stddef.h>
 
 typedef struct {
-    const char *tokenizer;   /* "bytes" */
+    const char *tokenizer;   /* "bytes", "gpt2", "sentencepiece" */
     const char *tokenizer_path;
     double val_fraction;     /* the last fraction of the tokens becomes val */
-    int quiet;
+    size_t shard_tokens;     /* train tokens per shard file (llm.c: 1e8) */
+    int quiet;               /* no progress bar, no summary */
 } prepare_opts;
 
-/* Writes OUTDIR/train_000000.bin, OUTDIR/val_000000.bin, OUTDIR/meta.json. */
-int prepare_text(const char *in_path, const char *out_dir, const prepare_opts *o,
+/* Writes OUTDIR/train_NNNNNN.bin, OUTDIR/val_000000.bin and OUTDIR/meta.json. */
+int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, const prepare_opts *o,
                  char *err, size_t errlen);
 #endif

@@ -80,8 +80,9 @@ void shard_close(shard *s) {
     s->map = NULL;
 }
 
-int shard_write(const char *path, const uint32_t *tok, size_t n, uint32_t max_token,
-                char *err, size_t errlen) {
+/* the ids come from tok, or from src (uint32, read in chunks) when tok is NULL */
+static int write_shard(const char *path, const uint32_t *tok, FILE *src, size_t n, uint32_t max_token,
+                       char *err, size_t errlen) {
     if (n > INT32_MAX) { snprintf(err, errlen, "%s: %zu tokens do not fit one shard (max %d)", path, n, INT32_MAX); return -1; }
     int32_t h[SHARD_HEADER_INTS] = {0};
     h[0] = SHARD_MAGIC;
@@ -90,17 +91,35 @@ int shard_write(const char *path, const uint32_t *tok, size_t n, uint32_t max_to
     atomic_file f;
     if (atomic_open(&f, path, err, errlen)) return -1;
     int rc = atomic_write(&f, h, sizeof h);
-    if (h[1] == 1) {
-        uint16_t buf[4096];
-        for (size_t i = 0; i < n && !rc; i += 4096) {
-            size_t k = n - i < 4096 ? n - i : 4096;
-            for (size_t j = 0; j < k; j++) buf[j] = (uint16_t)tok[i + j];
-            rc = atomic_write(&f, buf, k * sizeof *buf);
+    enum { CHUNK = 1 << 14 };
+    uint32_t in[CHUNK];
+    uint16_t narrow[CHUNK];
+    for (size_t i = 0; i < n && !rc; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        const uint32_t *t = tok ? tok + i : in;
+        if (!tok && fread(in, sizeof *in, k, src) != k) {
+            snprintf(err, errlen, "%s: cannot read back the tokenized text: %s", path,
+                     ferror(src) ? strerror(errno) : "short file");
+            atomic_commit(&f, -1, NULL, 0);
+            return -1;
         }
-    } else if (!rc) {
-        rc = atomic_write(&f, tok, n * sizeof *tok);
+        if (h[1] == 1) {
+            for (size_t j = 0; j < k; j++) narrow[j] = (uint16_t)t[j];
+            rc = atomic_write(&f, narrow, k * sizeof *narrow);
+        } else {
+            rc = atomic_write(&f, t, k * sizeof *t);
+        }
     }
     return atomic_commit(&f, rc, err, errlen);
+}
+
+int shard_write(const char *path, const uint32_t *tok, size_t n, uint32_t max_token,
+                char *err, size_t errlen) {
+    return write_shard(path, tok, NULL, n, max_token, err, errlen);
+}
+
+int shard_write_from(const char *path, FILE *src, size_t n, uint32_t max_token, char *err, size_t errlen) {
+    return write_shard(path, NULL, src, n, max_token, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b) {

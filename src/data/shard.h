@@ -10,6 +10,7 @@
 #include "../util/rng.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SHARD_MAGIC 20240520
 #define SHARD_HEADER_INTS 256
@@ -33,6 +34,8 @@ static inline uint32_t shard_token(const shard *s, size_t i) {
  * chosen from max_token: uint16 when it fits. */
 int shard_write(const char *path, const uint32_t *tok, size_t n, uint32_t max_token,
                 char *err, size_t errlen);
+/* the same, with the next n uint32 ids read from src (a spill file) */
+int shard_write_from(const char *path, FILE *src, size_t n, uint32_t max_token, char *err, size_t errlen);
 
 typedef struct {
     shard *shards;

@@ -21,8 +21,9 @@ void tok_buf_free(tok_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
-static int bytes_encode(const tokenizer *tk, const char *text, size_t n, tok_buf *out) {
+static int bytes_encode(const tokenizer *tk, const char *text, size_t n, int cont, tok_buf *out) {
     (void)tk;
+    (void)cont;
     for (size_t i = 0; i < n; i++)
         if (tok_buf_push(out, (unsigned char)text[i])) return -1;
     return 0;
@@ -43,17 +44,27 @@ tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t 
     if (!strcmp(name, "bytes")) {
         tokenizer *tk = calloc(1, sizeof *tk);
         if (!tk) { snprintf(err, errlen, "out of memory"); return NULL; }
-        *tk = (tokenizer){"bytes", 257, 256, bytes_encode, bytes_decode, plain_free, NULL};
+        *tk = (tokenizer){"bytes", 257, 256, 0, bytes_encode, bytes_decode, plain_free, NULL};
         return tk;
     }
-    if (!strcmp(name, "sentencepiece")) {
-        snprintf(err, errlen, "--tokenizer %s: not implemented yet (available: bytes, gpt2)", name);
-        return NULL;
-    }
-    snprintf(err, errlen, "--tokenizer: unknown tokenizer '%s' (expected bytes or gpt2)", name);
+    if (!strcmp(name, "sentencepiece")) return sentencepiece_open(path, err, errlen);
+    snprintf(err, errlen, "--tokenizer: unknown tokenizer '%s' (expected bytes, gpt2 or sentencepiece)", name);
     return NULL;
 }
 
 void tokenizer_free(tokenizer *tk) {
     if (tk) tk->free(tk);
+}
+
+int tokenizer_decode(const tokenizer *tk, uint32_t id, int *at_start, char *buf, size_t len) {
+    if (id == tk->eot) {
+        *at_start = 1;
+        return tk->decode(tk, id, buf, len);
+    }
+    int k = tk->decode(tk, id, buf, len);
+    if (k > 0 && *at_start) {
+        *at_start = 0;
+        if (tk->dummy_prefix && buf[0] == ' ') memmove(buf, buf + 1, (size_t)--k);
+    }
+    return k;
 }

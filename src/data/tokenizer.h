@@ -1,6 +1,6 @@
-/* tokenizer.h - text <-> token ids, behind one small table per tokenizer.
- * The core trainer ships the byte tokenizer (ids 0..255 = bytes, 256 = end of
- * text); adding one (gpt2, sentencepiece) means one file and one table row. */
+/* tokenizer.h - text <-> token ids, behind one small table per tokenizer:
+ * bytes (ids 0..255 = bytes, 256 = end of text), gpt2 (gpt2.c) and
+ * sentencepiece (sentencepiece.c); adding one means one file and one row. */
 #ifndef WESAR_TOKENIZER_H
 #define WESAR_TOKENIZER_H
 #include <stddef.h>
@@ -18,20 +18,34 @@ typedef struct tokenizer tokenizer;
 struct tokenizer {
     const char *name;
     int vocab_size;
-    uint32_t eot;     /* end-of-text id, written between documents */
-    /* appends the ids of text[0..n) to out; 0 on success */
-    int (*encode)(const tokenizer *tk, const char *text, size_t n, tok_buf *out);
+    /* the document delimiter, written before every document and used as the
+     * context of a text's first token: bytes 256, gpt2 <|endoftext|>,
+     * sentencepiece <s> (LLaMA starts every sequence with it) */
+    uint32_t eot;
+    /* 1 if encode starts a document with a space (sentencepiece's dummy
+     * prefix), which decoding a document drops again (tokenizer_decode) */
+    int dummy_prefix;
+    /* appends the ids of text[0..n) to out; cont = 1: the text continues the
+     * previous call's document (no dummy prefix); 0 on success */
+    int (*encode)(const tokenizer *tk, const char *text, size_t n, int cont, tok_buf *out);
     /* the bytes of one id into buf; returns their count, or -1 */
     int (*decode)(const tokenizer *tk, uint32_t id, char *buf, size_t len);
     void (*free)(tokenizer *tk);
     void *impl;
 };
 
-/* name: "bytes" or "gpt2".  path: the tokenizer's files, if it has any
- * (gpt2: a directory with encoder.json and vocab.bpe). */
+/* name: "bytes", "gpt2" or "sentencepiece".  path: the tokenizer's files
+ * (gpt2: a directory with encoder.json and vocab.bpe; sentencepiece: a
+ * tokenizer.model, or a directory holding one). */
 tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t errlen);
 void tokenizer_free(tokenizer *tk);
 
+/* Streams a document's text back: the bytes of id into buf (their count, or
+ * -1), dropping the dummy prefix's space when *at_start; a delimiter starts
+ * a new document.  Set *at_start = 1 before a document's first id. */
+int tokenizer_decode(const tokenizer *tk, uint32_t id, int *at_start, char *buf, size_t len);
+
 /* the table's constructors (one file each) */
 tokenizer *gpt2_open(const char *dir, char *err, size_t errlen);
+tokenizer *sentencepiece_open(const char *path, char *err, size_t errlen);
 #endif

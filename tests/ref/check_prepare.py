@@ -1,0 +1,158 @@
+"""Checks `wesar prepare` on folders, JSON lines and xz, against shards built
+here in Python from the same inputs (byte tokenizer: id = byte, 256 = the
+delimiter before every document), and its errors on bad input.
+
+usage: check_prepare.py WESAR WORKDIR [ENWIKI_XZ]
+With ENWIKI_XZ (the 100 MB Wikipedia sample) it also prepares that, streaming,
+and checks every token and that peak memory stays far below the text's size."""
+import json
+import lzma
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+
+def read_shard(path):
+    d = open(path, "rb").read()
+    head = np.frombuffer(d[:1024], dtype="<i4")
+    assert head[0] == 20240520, f"{path}: bad magic"
+    dt = "<u2" if head[1] == 1 else "<u4"
+    toks = np.frombuffer(d[1024:], dtype=dt)
+    assert len(toks) == head[2], f"{path}: header count {head[2]}, {len(toks)} tokens"
+    return toks.astype(np.int64)
+
+
+def shards(out):
+    train = sorted(f for f in os.listdir(out) if f.startswith("train_"))
+    t = np.concatenate([read_shard(os.path.join(out, f)) for f in train])
+    return t, read_shard(os.path.join(out, "val_000000.bin")), train
+
+
+def expected(docs, frac):
+    ids = []
+    for d in docs:
+        ids.append(256)
+        ids.extend(d)
+    ids = np.array(ids, dtype=np.int64)
+    n_val = int(len(ids) * frac)
+    return ids[:len(ids) - n_val], ids[len(ids) - n_val:]
+
+
+PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def prepare(wesar, args, expect_ok=True):
+    r = subprocess.run([wesar, "prepare", "--quiet"] + args, capture_output=True, text=True)
+    if expect_ok and r.returncode:
+        raise AssertionError(f"prepare {args} failed: {r.stderr}")
+    return r
+
+
+def main():
+    wesar, work = sys.argv[1], sys.argv[2]
+    enwiki = sys.argv[3] if len(sys.argv) > 3 else None
+    shutil.rmtree(work, ignore_errors=True)
+    src = os.path.join(work, "corpus")
+    os.makedirs(os.path.join(src, "sub"))
+    os.makedirs(os.path.join(src, ".git"))
+    files = {  # name -> bytes; walked in sorted order: a.txt, b.jsonl, c.txt.xz, d.jsonl.xz, sub/e.txt
+        "a.txt": "First document.\nWith two lines, and ünïcode ✓.\n".encode(),
+        "b.jsonl": (json.dumps({"text": "doc one", "meta": 1}) + "\n\n" +
+                    json.dumps({"id": 7, "text": "doc \"two\"\nwith a newline"}) + "\r\n" +
+                    json.dumps({"text": "日本語"})).encode(),  # no final newline
+        "c.txt.xz": lzma.compress(b"compressed text " * 5000),
+        "d.jsonl.xz": lzma.compress(b"".join((json.dumps({"text": f"line {i} " * (i % 7)}) + "\n").encode()
+                                             for i in range(3000))),
+        "sub/e.txt": b"in a subfolder",
+        ".git/ignored.txt": b"hidden entries are skipped",
+    }
+    for name, data in files.items():
+        open(os.path.join(src, name), "wb").write(data)
+    docs = [files["a.txt"]]
+    docs += [b"doc one", 'doc "two"\nwith a newline'.encode(), "日本語".encode()]
+    docs += [b"compressed text " * 5000]
+    docs += [(f"line {i} " * (i % 7)).encode() for i in range(3000)]
+    docs += [b"in a subfolder"]
+    fails = []
+
+    out = os.path.join(work, "out")
+    prepare(wesar, ["--val-fraction", "0.2", "--shard-tokens", "10000", src, out])
+    tr, va, names = shards(out)
+    want_tr, want_va = expected(docs, 0.2)
+    if not (np.array_equal(tr, want_tr) and np.array_equal(va, want_va)):
+        fails.append(f"folder: {len(tr)}+{len(va)} tokens, expected {len(want_tr)}+{len(want_va)} (or ids differ)")
+    if len(names) != (len(want_tr) + 9999) // 10000:
+        fails.append(f"--shard-tokens 10000: {len(names)} train shards for {len(want_tr)} tokens")
+    meta = json.load(open(os.path.join(out, "meta.json")))
+    if meta["documents"] != len(docs) or meta["train_tokens"] != len(want_tr):
+        fails.append(f"meta.json: {meta}")
+    if [f for f in os.listdir(out) if "tmp" in f]:
+        fails.append(f"temporary files left in {out}: {os.listdir(out)}")
+    print(f"  folder of text, jsonl and xz: {len(docs)} documents, {len(names)} train shards: "
+          f"{'ok' if not fails else 'FAILED'}")
+
+    # several inputs on the command line, in the order given
+    out2 = os.path.join(work, "out2")
+    prepare(wesar, [os.path.join(src, "sub/e.txt"), os.path.join(src, "a.txt"), out2])
+    tr, va, _ = shards(out2)
+    w = expected([files["sub/e.txt"], files["a.txt"]], 0.1)
+    if not (np.array_equal(tr, w[0]) and np.array_equal(va, w[1])):
+        fails.append("two inputs: shards differ")
+
+    # bad input: a clear error naming the file and what was expected
+    bad = os.path.join(work, "bad")
+    os.makedirs(bad)
+    open(os.path.join(bad, "x.jsonl"), "w").write('{"text": "ok"}\n{"txt": "no"}\n')
+    open(os.path.join(bad, "y.jsonl"), "w").write('{"text": "ok"}\nnot json\n')
+    open(os.path.join(bad, "z.jsonl"), "w").write('{"text": 5}\n')
+    open(os.path.join(bad, "t.txt.xz"), "wb").write(lzma.compress(b"x" * 100000)[:-20])
+    open(os.path.join(bad, "g.txt.xz"), "wb").write(b"\xfd7zXZ\x00garbage that is not xz")
+    for name, want in [("x.jsonl", 'x.jsonl:2: expected a JSON object with a string field "text"'),
+                       ("y.jsonl", "y.jsonl:2: expected a JSON object with a string field \"text\" (the line is not valid JSON)"),
+                       ("z.jsonl", "z.jsonl:1: expected"),
+                       ("t.txt.xz", "t.txt.xz: xz data is truncated"),
+                       ("g.txt.xz", "g.txt.xz: xz data is corrupt"),
+                       ("missing.txt", "missing.txt: cannot open")]:
+        r = prepare(wesar, [os.path.join(bad, name), os.path.join(work, "o")], expect_ok=False)
+        if r.returncode != 1 or want not in r.stderr or "Sanitizer" in r.stderr:
+            fails.append(f"{name}: rc {r.returncode}, stderr {r.stderr.strip()!r}, expected {want!r}")
+    print(f"  bad inputs: clear errors: {'ok' if not fails else 'FAILED'}")
+
+    if enwiki:  # 100 MB of text, streamed: every token, and bounded memory
+        text = lzma.open(enwiki).read()
+        plain = os.path.join(work, "enwiki.txt")
+        open(plain, "wb").write(text)
+        text = np.frombuffer(text, dtype=np.uint8)
+        for name, path, limit in [("plain", plain, 40), ("xz", enwiki, 64 + 40)]:
+            out3 = os.path.join(work, "enwiki_" + name)
+            # a small fresh python runs it and reports its child's peak (a child forked from this
+            # process would count the text held here); xz -9 needs liblzma's 64 MiB dictionary on top
+            r = subprocess.run([sys.executable, "-c", PEAK, wesar, "prepare", "--quiet", path, out3],
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise AssertionError(r.stderr)
+            rss_mb = float(r.stdout) / 1024
+            tr, va, _ = shards(out3)
+            ok = len(tr) + len(va) == len(text) + 1 and tr[0] == 256 and \
+                np.array_equal(tr[1:], text[:len(tr) - 1]) and np.array_equal(va, text[len(tr) - 1:])
+            if not ok:
+                fails.append(f"enwiki ({name}): shards differ from the text")
+            if rss_mb > limit:
+                fails.append(f"enwiki ({name}): peak memory {rss_mb:.0f} MB, expected < {limit} MB")
+            print(f"  enwiki sample ({name}): {len(text)} bytes streamed, tokens exact: {ok}, "
+                  f"peak memory {rss_mb:.0f} MB (limit {limit} MB)")
+            shutil.rmtree(out3)
+        os.unlink(plain)
+    if fails:
+        print("  FAILED: " + "; ".join(fails[:6]))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
