@@ -9,7 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 C=fuzz/corpus
 # (regress_* files, inputs that once found a bug, are kept as they are)
-mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2"
+mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2" "$C/spm" "$C/prepare"
 # shards: version 1 (uint16) and 2 (uint32), ids below 16
 python3 - "$T" "$C/shard" << 'PYEOF'
 import struct, sys
@@ -50,6 +50,16 @@ PYEOF
 python3 tests/small_gpt2_vocab.py "$T/tk"
 { cat "$T/tk/encoder.json"; printf '\x01'; cat "$T/tk/vocab.bpe"; printf '\x01'
   printf "the theme, I'm 42 \xe6\x97\xa5\xe6\x9c\xac <|endoftext|>\xff the end\n"; } > "$C/gpt2/small.bin"
+# spm: the hand-made model (user-defined and UNUSED pieces) \x01 a text
+python3 tests/small_spm_model.py "$T/s.model" ok
+python3 tests/small_spm_model.py "$T/p.model" plain
+{ cat "$T/s.model"; printf '\x01  the thing<sep>ing  \xff\xe2\x96\x81 x'; } > "$C/spm/ok.bin"
+{ cat "$T/p.model"; printf '\x01 the   then\n'; } > "$C/spm/plain.bin"
+# prepare: \x00 + text, \x01 + JSON lines, and both xz-compressed
+printf '\x00First line.\nSecond line, a bit longer than the first one.\n' > "$C/prepare/text.bin"
+printf '\x01{"text": "one document"}\n\n{"text": "two\\nlines", "id": 2}\n' > "$C/prepare/jsonl.bin"
+{ printf '\x00'; printf 'compressed text %.0s' $(seq 40) | xz -c; } > "$C/prepare/text_xz.bin"
+{ printf '\x01'; printf '{"text": "doc %s"}\n' $(seq 30) | xz -c; } > "$C/prepare/jsonl_xz.bin"
 printf '{"window":20,"k":6,"n":3,"head":3,"run":0,"events":1,"hist":[2.5,2.25,2.125]}' > "$C/runstate/three.json"
 printf '{"d_model": 64, "n_layers": 2, "mlp": "swiglu", "reparam": "wesar", "sigma2": 4e-5, "lr": 0.002, "on_spike": "rollback"}' \
     > "$C/config/a.json"
