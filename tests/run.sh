@@ -70,6 +70,12 @@ suite() {
         else
             skip "$B/sentencepiece tokenizer" "$DATA/llama2-tokenizer not found (set WESAR_DATA)"
         fi
+        if [ -f "$DATA/lambada/lambada_test.jsonl" ] && [ -f "$DATA/gpt2-tokenizer/encoder.json" ]; then
+            run "$B/eval + generate vs PyTorch (lm-eval definitions)" "$TORCH_PY" tests/ref/check_eval.py \
+                build/$B/wesar "$WORK/eval_$B" "$DATA"
+        else
+            skip "$B/eval" "$DATA/lambada or gpt2-tokenizer not found (set WESAR_DATA)"
+        fi
         # the 100 MB Wikipedia sample once, in the release build (ASan would take minutes)
         local enwiki="$DATA/enwiki-2015-sample/enwiki_2015_AA.txt.xz"
         [ "$B" = release ] && [ -f "$enwiki" ] || enwiki=""

@@ -1,15 +1,20 @@
-/* main.c - the `wesar` command line: prepare, train, info. */
+/* main.c - the `wesar` command line: prepare, train, info, export, report, eval, generate. */
 #include "../ckpt/ckpt.h"
 #include "../ckpt/export.h"
 #include "../data/prepare.h"
 #include "../model/config.h"
 #include "../model/model.h"
 #include "../report/report.h"
+#include "../infer/eval.h"
+#include "../infer/generate.h"
 #include "../train/train.h"
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *USAGE =
     "wesar - pre-train LLaMA-style language models without loss spikes\n"
@@ -22,6 +27,13 @@ static const char *USAGE =
     "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
     "  wesar export CHECKPOINT OUTDIR     (merged Hugging Face model.safetensors + config.json)\n"
     "  wesar report RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)\n"
+    "  wesar eval MODEL [--wikitext FILE] [--lambada FILE] [--stride N] [--seq-len N] [--limit N]\n"
+    "             (WikiText-2 token/word perplexity, LAMBADA accuracy and perplexity, as lm-eval)\n"
+    "  wesar generate MODEL [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]\n"
+    "             [--seed S]   (KV cache, streams tokens, prints tokens/s)\n"
+    "  MODEL: a checkpoint, a run directory (newest checkpoint) or an export directory;\n"
+    "  eval and generate take --tokenizer NAME --tokenizer-path P when the training data's\n"
+    "  meta.json does not say\n"
     "\n"
     "model keys:  vocab_size d_model n_layers n_heads n_kv_heads ffn_dim seq_len\n"
     "             mlp (gelu|swiglu) rope_theta norm_eps\n"
@@ -237,6 +249,182 @@ static int cmd_prepare(int argc, char **argv) {
     return rc ? die(err) : 0;
 }
 
+/* flags shared by eval and generate; returns 1 if argv[*i] was one of them, -1 on a bad value */
+typedef struct { const char *tok, *tok_path; int seq_len; } infer_flags;
+
+static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
+    char *e;
+    *out = strtod(v, &e);
+    if (*e || e == v || !(*out >= lo && *out <= hi)) {
+        fprintf(stderr, "wesar: error: %s: expected a number in [%g, %g], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int infer_flag(infer_flags *f, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    double v;
+    if (*i + 1 >= argc) return 0;
+    if (!strcmp(a, "--tokenizer")) { f->tok = argv[++*i]; return 1; }
+    if (!strcmp(a, "--tokenizer-path")) { f->tok_path = argv[++*i]; return 1; }
+    if (!strcmp(a, "--seq-len")) {
+        if (parse_num(a, argv[++*i], 1, 1 << 20, &v)) return -1;
+        f->seq_len = (int)v;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    infer_flags f = {0};
+    eval_opts o = {0, 0, isatty(2)};
+    const char *path = NULL, *wiki = NULL, *lamb = NULL;
+    int json_only = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        double v;
+        int k = infer_flag(&f, argc, argv, &i);
+        if (k < 0) return 1;
+        if (k) continue;
+        if (!strcmp(a, "--wikitext") && i + 1 < argc) wiki = argv[++i];
+        else if (!strcmp(a, "--lambada") && i + 1 < argc) lamb = argv[++i];
+        else if (!strcmp(a, "--stride") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 1;
+            o.stride = (int)v;
+        } else if (!strcmp(a, "--limit") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 1, 1e12, &v)) return 1;
+            o.limit = (long)v;
+        } else if (!strcmp(a, "--json")) json_only = 1;
+        else if (!strncmp(a, "--", 2)) {
+            fprintf(stderr, "wesar: error: eval: unknown or incomplete option '%s'\n", a);
+            return 1;
+        } else if (!path) path = a;
+        else return die("eval: expected one MODEL");
+    }
+    if (!path) return die("eval: expected MODEL (a checkpoint, run directory or export directory)");
+    if (!wiki && !lamb) return die("eval: nothing to evaluate: give --wikitext wiki.test.raw and/or --lambada lambada_test.jsonl");
+    char err[1400];
+    infer_model im;
+    if (infer_open(&im, path, f.tok, f.tok_path, 1, f.seq_len, err, sizeof err)) return die(err);
+    if (o.stride > im.T) {
+        infer_close(&im);
+        return die("--stride: expected at most the context (--seq-len)");
+    }
+    if (json_only) o.progress = 0;
+    wikitext_result w = {0};
+    lambada_result l = {0};
+    int rc = 0;
+    if (wiki) rc = eval_wikitext(&im, wiki, &o, &w, err, sizeof err);
+    if (!rc && lamb) rc = eval_lambada(&im, lamb, &o, &l, err, sizeof err);
+    if (rc) {
+        infer_close(&im);
+        return die(err);
+    }
+    int stride = o.stride ? o.stride : im.T;
+    if (!json_only) {
+        printf("model %s  (%s tokenizer, context %d, stride %d)\n", im.source, im.tk->name, im.T, stride);
+        printf("%-10s %-22s %14s\n", "task", "metric", "value");
+        if (wiki) {
+            printf("%-10s %-22s %14.4f\n", "wikitext", "token_perplexity", exp(w.nll / w.tokens));
+            printf("%-10s %-22s %14.4f\n", "", "word_perplexity", exp(w.nll / w.words));
+            printf("%-10s %-22s %14.4f\n", "", "byte_perplexity", exp(w.nll / w.bytes));
+            printf("%-10s %-22s %14.4f\n", "", "bits_per_byte", w.nll / w.bytes / log(2));
+            char dt[64];
+            snprintf(dt, sizeof dt, "%d / %zu", w.docs, w.tokens);
+            printf("%-10s %-22s %14s\n", "", "documents / tokens", dt);
+        }
+        if (lamb) {
+            printf("%-10s %-22s %14.4f\n", "lambada", "acc", (double)l.correct / l.n);
+            printf("%-10s %-22s %14.4f\n", "", "perplexity", exp(l.nll / l.n));
+            printf("%-10s %-22s %14d\n", "", "examples", l.n);
+        }
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", im.source);
+    cJSON_AddStringToObject(j, "tokenizer", im.tk->name);
+    cJSON_AddNumberToObject(j, "seq_len", im.T);
+    cJSON_AddNumberToObject(j, "stride", stride);
+    if (wiki) {
+        cJSON *x = cJSON_AddObjectToObject(j, "wikitext");
+        cJSON_AddNumberToObject(x, "token_perplexity", exp(w.nll / w.tokens));
+        cJSON_AddNumberToObject(x, "word_perplexity", exp(w.nll / w.words));
+        cJSON_AddNumberToObject(x, "byte_perplexity", exp(w.nll / w.bytes));
+        cJSON_AddNumberToObject(x, "bits_per_byte", w.nll / w.bytes / log(2));
+        cJSON_AddNumberToObject(x, "nll", w.nll);
+        cJSON_AddNumberToObject(x, "documents", w.docs);
+        cJSON_AddNumberToObject(x, "tokens", (double)w.tokens);
+        cJSON_AddNumberToObject(x, "words", (double)w.words);
+        cJSON_AddNumberToObject(x, "bytes", (double)w.bytes);
+    }
+    if (lamb) {
+        cJSON *x = cJSON_AddObjectToObject(j, "lambada");
+        cJSON_AddNumberToObject(x, "acc", (double)l.correct / l.n);
+        cJSON_AddNumberToObject(x, "perplexity", exp(l.nll / l.n));
+        cJSON_AddNumberToObject(x, "nll", l.nll);
+        cJSON_AddNumberToObject(x, "examples", l.n);
+    }
+    char *line = cJSON_PrintUnformatted(j);
+    if (line) printf("%s\n", line);
+    free(line);
+    cJSON_Delete(j);
+    infer_close(&im);
+    return 0;
+}
+
+static int cmd_generate(int argc, char **argv) {
+    infer_flags f = {0};
+    gen_opts o = {0.8, 0, 0.95, 1337, 256};
+    const char *path = NULL, *prompt = "";
+    int ids_out = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        double v;
+        int k = infer_flag(&f, argc, argv, &i);
+        if (k < 0) return 1;
+        if (k) continue;
+        if (!strcmp(a, "--prompt") && i + 1 < argc) prompt = argv[++i];
+        else if (!strcmp(a, "--max-new") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 1;
+            o.max_new = (int)v;
+        } else if (!strcmp(a, "--temperature") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 0, 100, &o.temperature)) return 1;
+        } else if (!strcmp(a, "--top-k") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 0, 1 << 24, &v)) return 1;
+            o.top_k = (int)v;
+        } else if (!strcmp(a, "--top-p") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 1e-9, 1, &o.top_p)) return 1;
+        } else if (!strcmp(a, "--seed") && i + 1 < argc) {
+            if (parse_num(a, argv[++i], 0, 1.8e19, &v)) return 1;
+            o.seed = (uint64_t)v;
+        } else if (!strcmp(a, "--ids")) ids_out = 1;
+        else if (!strncmp(a, "--", 2)) {
+            fprintf(stderr, "wesar: error: generate: unknown or incomplete option '%s'\n", a);
+            return 1;
+        } else if (!path) path = a;
+        else return die("generate: expected one MODEL");
+    }
+    if (!path) return die("generate: expected MODEL (a checkpoint, run directory or export directory)");
+    char err[1400];
+    infer_model im;
+    if (infer_open(&im, path, f.tok, f.tok_path, 0, f.seq_len, err, sizeof err)) return die(err);
+    gen_stats st;
+    int32_t *ids = ids_out ? malloc((size_t)im.T * sizeof *ids) : NULL;
+    int rc = generate(&im, prompt, &o, stdout, ids, im.T, &st, err, sizeof err);
+    printf("\n");
+    if (!rc && ids) { /* the ids, for tests: delimiter, prompt, new tokens */
+        printf("ids:");
+        for (int i = 0; i < 1 + st.prompt_tokens + st.new_tokens && i < im.T; i++) printf(" %d", ids[i]);
+        printf("\n");
+    }
+    if (!rc)
+        fprintf(stderr, "%d prompt tokens in %.3f s, %d new tokens in %.3f s: %.1f tokens/s\n", st.prompt_tokens,
+                st.prefill_s, st.new_tokens, st.decode_s, st.decode_s > 0 ? st.new_tokens / st.decode_s : 0);
+    free(ids);
+    infer_close(&im);
+    return rc ? die(err) : 0;
+}
+
 int main(int argc, char **argv) {
     /* a file-size limit then fails the write (EFBIG, reported) instead of killing us */
     signal(SIGXFSZ, SIG_IGN);
@@ -249,6 +437,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 2, argv + 2);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "export")) return cmd_export(argc - 2, argv + 2);
     if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);

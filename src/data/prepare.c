@@ -245,6 +245,11 @@ static int write_meta(prep *p, const char *out_dir, const char *const *inputs, i
     snprintf(path, sizeof path, "%s/meta.json", out_dir);
     cJSON *j = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(j, "sources");
     cJSON_AddStringToObject(j, "tokenizer", p->tk->name);
+    if (p->o->tokenizer_path) { /* absolute, so eval and generate find it from any directory */
+        char *abs = realpath(p->o->tokenizer_path, NULL);
+        cJSON_AddStringToObject(j, "tokenizer_path", abs ? abs : p->o->tokenizer_path);
+        free(abs);
+    }
     cJSON_AddNumberToObject(j, "vocab_size", p->tk->vocab_size);
     cJSON_AddNumberToObject(j, "eot", p->tk->eot);
     for (int i = 0; i < n_inputs; i++) cJSON_AddItemToArray(src, cJSON_CreateString(inputs[i]));

@@ -65,6 +65,11 @@ void attention_bwd(real *dq, real *dk, real *dv, real *scratch,
 size_t attention_scratch_len(int T);
 
 /* Exact (erf) GELU. */
+/* Causal attention of n new query rows (positions p0..p0+n-1) over a KV
+ * cache holding positions 0..p0+n-1 (rows of Hkv*hd); scores: H*n*(p0+n). */
+void attention_cached(real *out, real *scores, const real *q, const real *kcache,
+                      const real *vcache, int n, int p0, int H, int Hkv, int hd);
+
 void gelu_fwd(real *out, const real *x, size_t n);
 void gelu_bwd(real *dx, const real *dout, const real *x, size_t n);
 /* SwiGLU: out = silu(g) * u */

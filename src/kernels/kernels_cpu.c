@@ -209,6 +209,34 @@ void attention_fwd(real *out, real *probs, const real *q, const real *k,
         }
 }
 
+void attention_cached(real *out, real *scores, const real *q, const real *kcache,
+                      const real *vcache, int n, int p0, int H, int Hkv, int hd) {
+    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv, P = p0 + n;
+    real scale = 1 / R_SQRT((real)hd);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int h = 0; h < H; h++)
+        for (int i = 0; i < n; i++) {
+            int last = p0 + i, kh = h / group;
+            const real *qi = q + (size_t)i * qs + (size_t)h * hd;
+            real *sc = scores + ((size_t)h * n + i) * P, mx = -INFINITY, sum = 0;
+            for (int j = 0; j <= last; j++) {
+                const real *kj = kcache + (size_t)j * kvs + (size_t)kh * hd;
+                real dot = 0;
+                for (int e = 0; e < hd; e++) dot += qi[e] * kj[e];
+                sc[j] = dot * scale;
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            for (int j = 0; j <= last; j++) { sc[j] = R_EXP(sc[j] - mx); sum += sc[j]; }
+            real *o = out + (size_t)i * qs + (size_t)h * hd, inv = 1 / sum;
+            for (int e = 0; e < hd; e++) o[e] = 0;
+            for (int j = 0; j <= last; j++) {
+                const real *vj = vcache + (size_t)j * kvs + (size_t)kh * hd;
+                real w = sc[j] * inv;
+                for (int e = 0; e < hd; e++) o[e] += w * vj[e];
+            }
+        }
+}
+
 void attention_bwd(real *dq, real *dk, real *dv, real *scratch,
                    const real *dout, const real *probs, const real *q,
                    const real *k, const real *v, int B, int T, int H, int Hkv,

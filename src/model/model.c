@@ -414,6 +414,80 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
     return 0;
 }
 
+struct kv_cache {
+    int max_T, len;
+    real *k, *v;                /* n_layers x max_T x kvdim (k after RoPE) */
+    real *x, *an, *rstd, *q, *att, *mid, *pg, *pu, *act, *scores;  /* max_T rows */
+    real *mem;
+};
+
+kv_cache *kv_cache_create(model *m, int max_T) {
+    const model_config *c = &m->cfg;
+    if (max_T < 1 || max_T > c->seq_len) return NULL;
+    size_t d = c->d_model, hd = d / c->n_heads, kvdim = c->n_kv_heads * hd, qdim = c->n_heads * hd;
+    size_t F = c->ffn_dim, T = max_T, L = c->n_layers;
+    size_t sizes[] = {L * T * kvdim, L * T * kvdim, T * d, T * d, T, T * qdim, T * qdim, T * d,
+                      T * F, T * F, T * F, (size_t)c->n_heads * T * T}; /* scores: H x rows x positions */
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
+    kv_cache *kv = calloc(1, sizeof *kv);
+    if (!kv || !(kv->mem = malloc(total * sizeof(real)))) { free(kv); return NULL; }
+    real **slot[] = {&kv->k, &kv->v, &kv->x, &kv->an, &kv->rstd, &kv->q, &kv->att, &kv->mid,
+                     &kv->pg, &kv->pu, &kv->act, &kv->scores};
+    real *p = kv->mem;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) { *slot[i] = p; p += sizes[i]; }
+    kv->max_T = max_T;
+    return kv;
+}
+
+void kv_cache_free(kv_cache *kv) {
+    if (kv) free(kv->mem);
+    free(kv);
+}
+int kv_cache_len(const kv_cache *kv) { return kv->len; }
+void kv_cache_reset(kv_cache *kv) { kv->len = 0; }
+
+int model_decode(model *m, kv_cache *kv, const int32_t *tok, int n, real *logits) {
+    const model_config *c = &m->cfg;
+    if (n < 1 || kv->len + n > kv->max_T) return -1;
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
+    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim, V = c->vocab_size, p0 = kv->len, h2 = hd / 2;
+    real eps = (real)c->norm_eps;
+    size_t nd = (size_t)n * d, nF = (size_t)n * F;
+    model_effective(m);
+    embed_fwd(kv->x, tok, MAT(m->t_embed), m->scale[m->t_embed], n, d);
+    for (int l = 0; l < c->n_layers; l++) {
+        const int *t = m->layer_t[l];
+        real *kc = kv->k + (size_t)l * kv->max_T * kvdim, *vc = kv->v + (size_t)l * kv->max_T * kvdim;
+        real *knew = kc + (size_t)p0 * kvdim, *vnew = vc + (size_t)p0 * kvdim;
+        rmsnorm_fwd(kv->an, kv->rstd, kv->x, PARAM(t[K_ATTN_NORM]), n, d, eps);
+        matmul_fwd(kv->q, kv->an, MAT(t[K_WQ]), m->scale[t[K_WQ]], n, d, qdim);
+        matmul_fwd(knew, kv->an, MAT(t[K_WK]), m->scale[t[K_WK]], n, d, kvdim);
+        matmul_fwd(vnew, kv->an, MAT(t[K_WV]), m->scale[t[K_WV]], n, d, kvdim);
+        rope_fwd(kv->q, m->rope_cos + (size_t)p0 * h2, m->rope_sin + (size_t)p0 * h2, 1, n, H, hd);
+        rope_fwd(knew, m->rope_cos + (size_t)p0 * h2, m->rope_sin + (size_t)p0 * h2, 1, n, Hkv, hd);
+        attention_cached(kv->att, kv->scores, kv->q, kc, vc, n, p0, H, Hkv, hd);
+        matmul_fwd(kv->mid, kv->att, MAT(t[K_WO]), m->scale[t[K_WO]], n, qdim, d);
+        add_inplace(kv->mid, kv->x, nd);
+        rmsnorm_fwd(kv->an, kv->rstd, kv->mid, PARAM(t[K_MLP_NORM]), n, d, eps);
+        matmul_fwd(kv->pu, kv->an, MAT(t[K_WU]), m->scale[t[K_WU]], n, d, F);
+        if (c->mlp == MLP_SWIGLU) {
+            matmul_fwd(kv->pg, kv->an, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], n, d, F);
+            swiglu_fwd(kv->act, kv->pg, kv->pu, nF);
+        } else {
+            gelu_fwd(kv->act, kv->pu, nF);
+        }
+        matmul_fwd(kv->x, kv->act, MAT(t[K_WD]), m->scale[t[K_WD]], n, F, d);
+        add_inplace(kv->x, kv->mid, nd);
+    }
+    /* only the last row's logits are needed */
+    const real *last = kv->x + (size_t)(n - 1) * d;
+    rmsnorm_fwd(kv->an, kv->rstd, last, PARAM(m->t_final_norm), 1, d, eps);
+    matmul_fwd(logits, kv->an, MAT(m->t_head), m->scale[m->t_head], 1, d, V);
+    kv->len += n;
+    return 0;
+}
+
 const real *model_input_of(const model *m, int i, int *M) {
     const tensor_info *t = &m->tensors[i];
     *M = m->cur_B * m->cur_T;

@@ -95,6 +95,20 @@ void model_merged_at(const model *m, const real *params, int i, real *out);
  * model_last_tokens gives.  Valid until the next forward. */
 const real *model_input_of(const model *m, int i, int *M);
 const int32_t *model_last_tokens(const model *m, int *M);
+/* Inference with a KV cache (wesar generate): keys and values of every past
+ * position are kept, so each new token costs one row through the layers
+ * instead of a forward over the whole sequence.  The math is model_forward's
+ * (same kernels, same effective matrices), restricted to the new rows.
+ * Works on a model allocated with B = 0 (parameters only). */
+typedef struct kv_cache kv_cache;
+/* room for max_T <= seq_len positions, and prefill chunks of up to max_T */
+kv_cache *kv_cache_create(model *m, int max_T);
+void kv_cache_free(kv_cache *kv);
+int kv_cache_len(const kv_cache *kv);
+void kv_cache_reset(kv_cache *kv);
+/* Feeds n tokens at positions len..len+n-1; the last one's logits (vocab_size
+ * values) go to logits.  -1 if they do not fit in the cache. */
+int model_decode(model *m, kv_cache *kv, const int32_t *tok, int n, real *logits);
 /* Recomputes the effective scales/matrices from the parameters (model_forward
  * does this itself; call it before model_merged after changing parameters). */
 void model_effective(model *m);

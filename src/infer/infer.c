@@ -1,0 +1,128 @@
+/* infer.c - loading MODEL (checkpoint, run directory or HF export) and its tokenizer. */
+#include "infer.h"
+#include "../ckpt/ckpt.h"
+#include "../ckpt/import.h"
+#include "../train/train.h"
+#include "../util/fileio.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* the tokenizer that prepared the checkpoint's training data (its meta.json) */
+static int recorded_tokenizer(const char *train_json, char *name, size_t nlen, char *tpath, size_t plen) {
+    cJSON *t = cJSON_Parse(train_json), *data = cJSON_GetObjectItemCaseSensitive(t, "data");
+    int rc = -1;
+    if (cJSON_IsString(data)) {
+        char path[1200], why[1400];
+        struct stat st;
+        /* --data is a directory, or a shard file / glob inside one */
+        snprintf(path, sizeof path, "%s", data->valuestring);
+        if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+            char *slash = strrchr(path, '/');
+            if (slash) *slash = 0;
+            else snprintf(path, sizeof path, ".");
+        }
+        size_t k = strlen(path);
+        snprintf(path + k, sizeof path - k, "/meta.json");
+        char *text = read_file(path, 1 << 16, NULL, why, sizeof why);
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "tokenizer");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "tokenizer_path");
+        if (cJSON_IsString(n)) {
+            snprintf(name, nlen, "%s", n->valuestring);
+            snprintf(tpath, plen, "%s", cJSON_IsString(p) ? p->valuestring : "");
+            rc = 0;
+        }
+        cJSON_Delete(j);
+        free(text);
+    }
+    cJSON_Delete(t);
+    return rc;
+}
+
+int infer_open(infer_model *im, const char *path, const char *tok_name, const char *tok_path, int B,
+               int T, char *err, size_t errlen) {
+    memset(im, 0, sizeof *im);
+    struct stat st;
+    char file[1200], train_json[4096] = "";
+    if (stat(path, &st)) {
+        snprintf(err, errlen, "%s: cannot open: %s (expected a checkpoint, a run directory or an export)",
+                 path, strerror(errno));
+        return -1;
+    }
+    snprintf(file, sizeof file, "%s/config.json", path);
+    struct stat cs;
+    int is_export = S_ISDIR(st.st_mode) && !stat(file, &cs) &&
+                    (snprintf(file, sizeof file, "%s/model.safetensors", path), !stat(file, &cs));
+    if (is_export) {
+        snprintf(im->source, sizeof im->source, "%s", path);
+        im->m = import_hf(path, B, T, err, errlen);
+        if (!im->m) return -1;
+    } else {
+        if (S_ISDIR(st.st_mode)) {
+            if (train_find_checkpoint(path, -1, file, sizeof file, err, errlen)) {
+                snprintf(err, errlen, "%s: no valid checkpoint (ckpt_*.bin) and no export (config.json + "
+                         "model.safetensors) in this directory", path);
+                return -1;
+            }
+        } else {
+            snprintf(file, sizeof file, "%s", path);
+        }
+        snprintf(im->source, sizeof im->source, "%s", file);
+        model_config c;
+        ckpt_extra x = {0};
+        if (ckpt_read_config(file, &c, train_json, sizeof train_json, err, errlen)) return -1;
+        if (T > c.seq_len) {
+            snprintf(err, errlen, "--seq-len %d: the model's context is %d", T, c.seq_len);
+            return -1;
+        }
+        im->m = model_create(&c, err, errlen);
+        if (!im->m || model_alloc(im->m, B, T ? T : c.seq_len, err, errlen) ||
+            ckpt_load(file, im->m, &x, err, errlen)) {
+            ckpt_extra_free(&x);
+            infer_close(im);
+            return -1;
+        }
+        ckpt_extra_free(&x);
+    }
+    const model_config *c = model_cfg(im->m);
+    if (T > c->seq_len) {
+        snprintf(err, errlen, "--seq-len %d: the model's context is %d", T, c->seq_len);
+        infer_close(im);
+        return -1;
+    }
+    im->T = T ? T : c->seq_len;
+    char name[64] = "", tpath[1100] = "";
+    if (tok_name) {
+        snprintf(name, sizeof name, "%s", tok_name);
+        snprintf(tpath, sizeof tpath, "%s", tok_path ? tok_path : "");
+    } else if (!(train_json[0] && !recorded_tokenizer(train_json, name, sizeof name, tpath, sizeof tpath)) &&
+               c->vocab_size == 257) {
+        snprintf(name, sizeof name, "bytes");
+    }
+    if (!name[0]) {
+        snprintf(err, errlen, "%s: which tokenizer? Its training data's meta.json is not at hand: give "
+                 "--tokenizer gpt2 --tokenizer-path DIR (or sentencepiece with a tokenizer.model)", path);
+        infer_close(im);
+        return -1;
+    }
+    im->tk = tokenizer_open(name, tpath[0] ? tpath : NULL, err, errlen);
+    if (!im->tk) { infer_close(im); return -1; }
+    if (im->tk->vocab_size > c->vocab_size) {
+        snprintf(err, errlen, "%s: the %s tokenizer has %d tokens but the model only %d", path, name,
+                 im->tk->vocab_size, c->vocab_size);
+        infer_close(im);
+        return -1;
+    }
+    return 0;
+}
+
+void infer_close(infer_model *im) {
+    model_free(im->m);
+    tokenizer_free(im->tk);
+    im->m = NULL;
+    im->tk = NULL;
+}
