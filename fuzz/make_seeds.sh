@@ -9,7 +9,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 C=fuzz/corpus
 # (regress_* files, inputs that once found a bug, are kept as they are)
-mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2" "$C/spm" "$C/prepare"
+mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2" "$C/spm" "$C/prepare" "$C/import"
 # shards: version 1 (uint16) and 2 (uint32), ids below 16
 python3 - "$T" "$C/shard" << 'PYEOF'
 import struct, sys
@@ -50,6 +50,9 @@ PYEOF
 python3 tests/small_gpt2_vocab.py "$T/tk"
 { cat "$T/tk/encoder.json"; printf '\x01'; cat "$T/tk/vocab.bpe"; printf '\x01'
   printf "the theme, I'm 42 \xe6\x97\xa5\xe6\x9c\xac <|endoftext|>\xff the end\n"; } > "$C/gpt2/small.bin"
+# import: that run exported (config.json \x01 model.safetensors)
+"$W" export "$T/run/ckpt_00000002.bin" "$T/export" > /dev/null
+{ cat "$T/export/config.json"; printf '\x01'; cat "$T/export/model.safetensors"; } > "$C/import/tiny.bin"
 # spm: the hand-made model (user-defined and UNUSED pieces) \x01 a text
 python3 tests/small_spm_model.py "$T/s.model" ok
 python3 tests/small_spm_model.py "$T/p.model" plain

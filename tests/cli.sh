@@ -98,6 +98,24 @@ assert n % 8 == 0 and "model.embed_tokens.weight" in h and "lm_head.weight" in h
 assert not any(k.endswith("gate") for k in h), "a gate was exported"
 assert h["model.layers.0.mlp.up_proj.weight"]["shape"] == [128, 32]
 PYEOF
+# eval and generate: the byte tokenizer is implied by a 257-token export; errors are clear
+printf '{"text": "hello there world"}\n{"text": "oneword"}\n' > "$WORK/lamb.jsonl"
+expect_fail "lamb.jsonl:2: expected a JSON object with a string field \"text\" of two or more words" \
+    "$W" eval "$WORK/hf" --lambada "$WORK/lamb.jsonl"
+head -1 "$WORK/lamb.jsonl" > "$WORK/lamb1.jsonl"
+expect_ok "$W" eval "$WORK/hf" --lambada "$WORK/lamb1.jsonl" --wikitext "$WORK/corpus.txt"
+grep -q '"lambada":{"acc":' "$WORK/o" && grep -q "word_perplexity" "$WORK/o" || fail "eval output: $(cat "$WORK/o")"
+expect_fail "eval: nothing to evaluate" "$W" eval "$WORK/hf"
+expect_fail "--stride: expected at most the context" "$W" eval "$WORK/runw" --wikitext "$WORK/corpus.txt" --stride 100000
+expect_fail "nope: cannot open" "$W" eval "$WORK/nope" --wikitext "$WORK/corpus.txt"
+expect_fail "no valid checkpoint (ckpt_*.bin) and no export" "$W" generate "$WORK/data"
+expect_ok "$W" generate "$WORK/runw" --prompt "the " --max-new 5 --seed 3
+grep -q "^the " "$WORK/o" || fail "generate output: $(cat "$WORK/o")"
+expect_fail "--temperature: expected a number in [0, 100], got '-1'" "$W" generate "$WORK/hf" --temperature -1
+cp -r "$WORK/hf" "$WORK/hf_bad" && sed -i 's/"hidden_size":[[:space:]]*[0-9]*/"hidden_size": "x"/' "$WORK/hf_bad/config.json"
+expect_fail 'hf_bad/config.json: "hidden_size": expected a number' "$W" eval "$WORK/hf_bad" --wikitext "$WORK/corpus.txt"
+cp -r "$WORK/hf" "$WORK/hf_short" && truncate -s 1000 "$WORK/hf_short/model.safetensors"
+expect_fail "too few for the" "$W" generate "$WORK/hf_short"
 expect_fail "export: expected CHECKPOINT OUTDIR" "$W" export "$WORK/runw/ckpt_00000002.bin"
 expect_fail "not a wesar checkpoint" "$W" export "$WORK/corpus.txt" "$WORK/hf2"
 expect_fail "sigma2: --reparam none has no common sigma" "$W" info --sigma2 4e-5

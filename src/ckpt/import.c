@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* config.json key -> our key; required unless noted */
 static const struct { const char *hf, *ours; int required; } KEYS[] = {
@@ -82,8 +83,23 @@ model *import_hf(const char *dir, int B, int T, char *err, size_t errlen) {
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (read_config(path, &c, err, errlen)) return NULL;
     model *m = model_create(&c, err, errlen);
-    if (!m || model_alloc(m, B, T ? T : c.seq_len, err, errlen)) { model_free(m); return NULL; }
+    if (!m) return NULL;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    /* the file must be able to hold the parameters config.json describes (BF16 at least)
+     * before anything of that size is allocated */
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        model_free(m);
+        return NULL;
+    }
+    if ((double)st.st_size < 2.0 * (double)model_num_params(m)) {
+        snprintf(err, errlen, "%s: %lld bytes, too few for the %zu parameters config.json describes", path,
+                 (long long)st.st_size, model_num_params(m));
+        model_free(m);
+        return NULL;
+    }
+    if (model_alloc(m, B, T ? T : c.seq_len, err, errlen)) { model_free(m); return NULL; }
     size_t size;
     char *data = read_file(path, (size_t)1 << 40, &size, err, errlen), *hdr = NULL;
     cJSON *h = NULL;
