@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: build wesar, tokenize tinyshakespeare (bytes), train the tiny
+# The byte-level run: build wesar, tokenize tinyshakespeare (bytes), train the tiny
 # preset.  The corpus is read from $WESAR_DATA, else ../shared/data, else
 # downloaded from its public address.  Extra arguments go to `wesar train`.
 set -euo pipefail

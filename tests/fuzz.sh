@@ -2,10 +2,10 @@
 # tests/fuzz.sh - runs every libFuzzer target (build/fuzz/fuzz_*) for a
 # bounded time under ASan/UBSan, starting from its seed corpus in
 # fuzz/corpus/; any crash, leak, sanitizer report or timeout fails.
-# usage: fuzz.sh WORKDIR [SECONDS per target, default $WESAR_FUZZ_SECONDS or 15]
+# usage: fuzz.sh WORKDIR [SECONDS per target, default $WESAR_FUZZ_SECONDS or 12]
 set -u
 cd "$(dirname "$0")/.."
-WORK=$1 SECS=${2:-${WESAR_FUZZ_SECONDS:-15}}
+WORK=$1 SECS=${2:-${WESAR_FUZZ_SECONDS:-12}}
 rm -rf "$WORK" && mkdir -p "$WORK"
 FAILS=0
 for bin in build/fuzz/fuzz_*; do

@@ -2,7 +2,7 @@
 # tests/run.sh - the whole test suite.  Ends with the line "N passed, N failed".
 #   WESAR_SKIP_LONG=1  skip the full tiny-preset training run (about 4 minutes)
 #   WESAR_SKIP_ASAN=1  skip the AddressSanitizer/UBSan pass
-#   WESAR_SKIP_FUZZ=1  skip the libFuzzer runs; WESAR_FUZZ_SECONDS=N per target (15)
+#   WESAR_SKIP_FUZZ=1  skip the libFuzzer runs; WESAR_FUZZ_SECONDS=N per target (12)
 #   WESAR_DATA=DIR     where the shared data lives (default ../shared/data)
 set -u
 cd "$(dirname "$0")/.."
@@ -111,7 +111,7 @@ run "release/resume after SIGKILL and SIGTERM" tests/resume.sh build/release/wes
 if [ "${WESAR_SKIP_FUZZ:-0}" = 1 ]; then
     skip "fuzz" "WESAR_SKIP_FUZZ=1"
 else
-    run "fuzz: every parser, ${WESAR_FUZZ_SECONDS:-15}s each, ASan/UBSan" tests/fuzz.sh "$WORK/fuzz"
+    run "fuzz: every parser, ${WESAR_FUZZ_SECONDS:-12}s each, ASan/UBSan" tests/fuzz.sh "$WORK/fuzz"
     cat "$WORK/out.txt"
 fi
 if [ "${WESAR_SKIP_ASAN:-0}" = 1 ]; then

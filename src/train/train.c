@@ -381,7 +381,7 @@ static int list_checkpoints(const char *dir, char ***names) {
         (*names)[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(*names, (size_t)n, sizeof **names, newest_first);
+    if (n) qsort(*names, (size_t)n, sizeof **names, newest_first); /* qsort(NULL, 0) is UB */
     return n;
 }
 

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_export import hf_forward, read_safetensors  # noqa: E402
 from check_gpt2 import Reference  # noqa: E402
 
-T, STRIDE, DOCS, EXAMPLES = 32, 8, 3, 40
+T, STRIDE, DOCS, EXAMPLES = 32, 16, 2, 30
 
 
 # --- lm-evaluation-harness, as published (lm_eval/utils.py, tasks/wikitext, models/huggingface.py) ---
