@@ -412,10 +412,12 @@ static int cmd_generate(int argc, char **argv) {
     int32_t *ids = ids_out ? malloc((size_t)im.T * sizeof *ids) : NULL;
     int rc = generate(&im, prompt, &o, stdout, ids, im.T, &st, err, sizeof err);
     printf("\n");
+    fflush(stdout); /* the text, then the speed on stderr */
     if (!rc && ids) { /* the ids, for tests: delimiter, prompt, new tokens */
         printf("ids:");
         for (int i = 0; i < 1 + st.prompt_tokens + st.new_tokens && i < im.T; i++) printf(" %d", ids[i]);
         printf("\n");
+        fflush(stdout);
     }
     if (!rc)
         fprintf(stderr, "%d prompt tokens in %.3f s, %d new tokens in %.3f s: %.1f tokens/s\n", st.prompt_tokens,

@@ -301,7 +301,7 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
         return -1;
     }
     prep p = {.o = o, .err = err, .errlen = errlen, .tty = isatty(2)};
-    p.t0 = now();
+    p.t0 = p.last_shown = now();
     p.tk = tokenizer_open(o->tokenizer, o->tokenizer_path, err, errlen);
     if (!p.tk) return -1;
     char *buf = malloc(2 * BLOCK);
