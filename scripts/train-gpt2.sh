@@ -20,7 +20,7 @@ build/wesar prepare --tokenizer gpt2 --tokenizer-path "$data/gpt2-tokenizer" \
 # the tiny preset's shape with GPT-2's vocabulary: 29M parameters, 26M of them W_e and W_p
 build/wesar train --preset tiny --vocab-size 50257 --seq-len 128 --batch-size 8 --steps 300 \
     --data data/shakespeare-gpt2 --out runs/shakespeare-gpt2 "$@"
-# the first 10 WikiText-2 articles and 500 LAMBADA examples (drop --limit for all: ~10 minutes)
+# the first 10 WikiText-2 articles and 500 LAMBADA examples (drop --limit for all of them: minutes more)
 build/wesar eval runs/shakespeare-gpt2 --wikitext "$data/wikitext-2-raw/wiki.test.raw" --limit 10
 build/wesar eval runs/shakespeare-gpt2 --lambada "$data/lambada/lambada_test.jsonl" --limit 500
 build/wesar generate runs/shakespeare-gpt2 --prompt "ROMEO:" --max-new 100 --seed 1
