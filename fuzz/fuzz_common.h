@@ -43,7 +43,8 @@ static inline const char *fuzz_dir(const char *name) {
 }
 
 /* Splits an input at \x01 bytes into at most k parts (the last one keeps
- * any further \x01); returns how many parts there are. */
+ * any further \x01); returns how many parts there are.  Parts past those
+ * are empty. */
 static inline int fuzz_split(const uint8_t *data, size_t size, int k, const uint8_t **part, size_t *len) {
     int n = 1;
     part[0] = data;
@@ -55,6 +56,10 @@ static inline int fuzz_split(const uint8_t *data, size_t size, int k, const uint
         len[n] = (size_t)(part[n - 1] + len[n - 1] - part[n]);
         len[n - 1] = (size_t)(sep - part[n - 1]);
         n++;
+    }
+    for (int i = n; i < k; i++) {
+        part[i] = data + size;
+        len[i] = 0;
     }
     return n;
 }

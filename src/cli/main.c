@@ -250,7 +250,7 @@ static int cmd_prepare(int argc, char **argv) {
 }
 
 /* flags shared by eval and generate; returns 1 if argv[*i] was one of them, -1 on a bad value */
-typedef struct { const char *tok, *tok_path; int seq_len; } infer_flags;
+typedef struct { const char *path, *tok, *tok_path; int seq_len; } infer_flags;
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
     char *e;
@@ -276,10 +276,24 @@ static int infer_flag(infer_flags *f, int argc, char **argv, int *i) {
     return 0;
 }
 
+/* what is left of an eval/generate argument: MODEL, or an unknown option; 0 ok, 1 error */
+static int infer_rest(infer_flags *f, const char *cmd, const char *a) {
+    if (!strncmp(a, "--", 2)) {
+        fprintf(stderr, "wesar: error: %s: unknown or incomplete option '%s'\n", cmd, a);
+        return 1;
+    }
+    if (f->path) {
+        fprintf(stderr, "wesar: error: %s: expected one MODEL\n", cmd);
+        return 1;
+    }
+    f->path = a;
+    return 0;
+}
+
 static int cmd_eval(int argc, char **argv) {
     infer_flags f = {0};
     eval_opts o = {0, 0, isatty(2)};
-    const char *path = NULL, *wiki = NULL, *lamb = NULL;
+    const char *wiki = NULL, *lamb = NULL;
     int json_only = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -296,17 +310,13 @@ static int cmd_eval(int argc, char **argv) {
             if (parse_num(a, argv[++i], 1, 1e12, &v)) return 1;
             o.limit = (long)v;
         } else if (!strcmp(a, "--json")) json_only = 1;
-        else if (!strncmp(a, "--", 2)) {
-            fprintf(stderr, "wesar: error: eval: unknown or incomplete option '%s'\n", a);
-            return 1;
-        } else if (!path) path = a;
-        else return die("eval: expected one MODEL");
+        else if (infer_rest(&f, "eval", a)) return 1;
     }
-    if (!path) return die("eval: expected MODEL (a checkpoint, run directory or export directory)");
+    if (!f.path) return die("eval: expected MODEL (a checkpoint, run directory or export directory)");
     if (!wiki && !lamb) return die("eval: nothing to evaluate: give --wikitext wiki.test.raw and/or --lambada lambada_test.jsonl");
     char err[1400];
     infer_model im;
-    if (infer_open(&im, path, f.tok, f.tok_path, 1, f.seq_len, err, sizeof err)) return die(err);
+    if (infer_open(&im, f.path, f.tok, f.tok_path, 1, f.seq_len, err, sizeof err)) return die(err);
     if (o.stride > im.T) {
         infer_close(&im);
         return die("--stride: expected at most the context (--seq-len)");
@@ -375,7 +385,7 @@ static int cmd_eval(int argc, char **argv) {
 static int cmd_generate(int argc, char **argv) {
     infer_flags f = {0};
     gen_opts o = {0.8, 0, 0.95, 1337, 256};
-    const char *path = NULL, *prompt = "";
+    const char *prompt = "";
     int ids_out = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -398,16 +408,12 @@ static int cmd_generate(int argc, char **argv) {
             if (parse_num(a, argv[++i], 0, 1.8e19, &v)) return 1;
             o.seed = (uint64_t)v;
         } else if (!strcmp(a, "--ids")) ids_out = 1;
-        else if (!strncmp(a, "--", 2)) {
-            fprintf(stderr, "wesar: error: generate: unknown or incomplete option '%s'\n", a);
-            return 1;
-        } else if (!path) path = a;
-        else return die("generate: expected one MODEL");
+        else if (infer_rest(&f, "generate", a)) return 1;
     }
-    if (!path) return die("generate: expected MODEL (a checkpoint, run directory or export directory)");
+    if (!f.path) return die("generate: expected MODEL (a checkpoint, run directory or export directory)");
     char err[1400];
     infer_model im;
-    if (infer_open(&im, path, f.tok, f.tok_path, 0, f.seq_len, err, sizeof err)) return die(err);
+    if (infer_open(&im, f.path, f.tok, f.tok_path, 0, f.seq_len, err, sizeof err)) return die(err);
     gen_stats st;
     int32_t *ids = ids_out ? malloc((size_t)im.T * sizeof *ids) : NULL;
     int rc = generate(&im, prompt, &o, stdout, ids, im.T, &st, err, sizeof err);

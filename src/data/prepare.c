@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "prepare.h"
 #include "../util/fileio.h"
+#include "jsonl.h"
 #include "shard.h"
 #include "textin.h"
 #include "tokenizer.h"
@@ -15,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { BLOCK = 1 << 17, SPILL_AT = 1 << 20, MAX_LINE = 1 << 28 };
+enum { BLOCK = 1 << 17, SPILL_AT = 1 << 20 };
 
 typedef struct {
     tokenizer *tk;
@@ -76,7 +77,9 @@ static int encode(prep *p, const char *path, const char *text, size_t n, int con
 
 static int start_doc(prep *p) {
     p->n_docs++;
-    return tok_buf_push(&p->toks, p->tk->eot); /* every document starts with it, as in llm.c */
+    if (!tok_buf_push(&p->toks, p->tk->eot)) return 0; /* every document starts with it, as in llm.c */
+    snprintf(p->err, p->errlen, "out of memory");
+    return -1;
 }
 
 /* The last offset p in text[0..n) where encoding may stop and restart with
@@ -118,57 +121,15 @@ static int text_doc(prep *p, textin *in, const char *path, char *buf) {
     return rc;
 }
 
-/* JSON lines: each non-blank line an object whose "text" string is a document */
-static int jsonl_docs(prep *p, textin *in, const char *path, char *buf) {
-    char *line = NULL;
-    size_t len = 0, cap = 0, have = 0, pos = 0, lineno = 0;
-    int rc = 0, eof = 0;
-    while (!rc) {
-        char *nl = memchr(buf + pos, '\n', have - pos);
-        size_t take = nl ? (size_t)(nl - (buf + pos)) : have - pos;
-        if (len + take + 1 > cap) {
-            cap = 2 * (len + take + 1);
-            char *q = len + take + 1 > MAX_LINE ? NULL : realloc(line, cap);
-            if (!q) {
-                snprintf(p->err, p->errlen, "%s:%zu: line longer than %d MB", path, lineno + 1, MAX_LINE >> 20);
-                rc = -1;
-                break;
-            }
-            line = q;
-        }
-        memcpy(line + len, buf + pos, take);
-        len += take;
-        pos += take + (nl != NULL);
-        if (!nl && !eof) { /* refill */
-            long n = textin_read(in, buf, 2 * BLOCK, p->err, p->errlen);
-            if (n < 0) { rc = -1; break; }
-            have = (size_t)n;
-            pos = 0;
-            eof = n == 0;
-            progress(p, in, 0);
-            continue;
-        }
-        lineno++;
-        line[len] = 0;
-        size_t s = 0;
-        while (s < len && (line[s] == ' ' || line[s] == '\t' || line[s] == '\r')) s++;
-        if (s < len) {
-            cJSON *j = cJSON_ParseWithLength(line, len);
-            cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
-            if (!cJSON_IsString(t)) {
-                snprintf(p->err, p->errlen, "%s:%zu: expected a JSON object with a string field \"text\"%s",
-                         path, lineno, j ? "" : " (the line is not valid JSON)");
-                rc = -1;
-            } else {
-                rc = start_doc(p);
-                if (!rc) rc = encode(p, path, t->valuestring, strlen(t->valuestring), 0);
-            }
-            cJSON_Delete(j);
-        }
-        len = 0;
-        if (!nl && eof) break;
-    }
-    free(line);
+/* JSON lines: each "text" is a document */
+typedef struct { prep *p; textin *in; const char *path; } jsonl_ctx;
+
+static int jsonl_doc(void *ctx, const char *text, size_t lineno, char *err, size_t errlen) {
+    (void)lineno; (void)err; (void)errlen; /* encode and start_doc write p->err, which is err */
+    jsonl_ctx *c = ctx;
+    int rc = start_doc(c->p);
+    if (!rc) rc = encode(c->p, c->path, text, strlen(text), 0);
+    progress(c->p, c->in, 0);
     return rc;
 }
 
@@ -232,7 +193,8 @@ static int add_size(prep *p, const char *path, void *arg) {
 static int add_file(prep *p, const char *path, void *buf) {
     textin *in = textin_open(path, p->err, p->errlen);
     if (!in) return -1;
-    int rc = is_jsonl(path) ? jsonl_docs(p, in, path, buf) : text_doc(p, in, path, buf);
+    jsonl_ctx c = {p, in, path};
+    int rc = is_jsonl(path) ? jsonl_texts(in, path, jsonl_doc, &c, p->err, p->errlen) : text_doc(p, in, path, buf);
     p->raw_done += textin_consumed(in);
     textin_close(in);
     progress(p, NULL, 0);

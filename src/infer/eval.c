@@ -1,8 +1,8 @@
 /* eval.c - WikiText-2 perplexity and LAMBADA, lm-evaluation-harness style. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "eval.h"
+#include "../data/jsonl.h"
 #include "../util/fileio.h"
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -254,38 +254,33 @@ static int lambada_one(infer_model *im, const char *text, lambada_result *r) {
     return rc;
 }
 
+typedef struct { infer_model *im; const eval_opts *o; lambada_result *r; const char *path; } lambada_ctx;
+
+static int lambada_line(void *ctx, const char *text, size_t lineno, char *err, size_t errlen) {
+    lambada_ctx *c = ctx;
+    if (!strchr(text, ' ')) {
+        snprintf(err, errlen, "%s:%zu: expected a JSON object with a string field \"text\" of two or more words",
+                 c->path, lineno);
+        return -1;
+    }
+    if (lambada_one(c->im, text, c->r)) {
+        snprintf(err, errlen, "%s:%zu: evaluation failed (out of memory?)", c->path, lineno);
+        return -1;
+    }
+    if (c->o->progress && c->r->n % 50 == 0)
+        fprintf(stderr, "\rlambada: %d examples, accuracy %.4f ", c->r->n, (double)c->r->correct / c->r->n);
+    return c->o->limit && c->r->n >= c->o->limit; /* 1: enough */
+}
+
 int eval_lambada(infer_model *im, const char *path, const eval_opts *o, lambada_result *r, char *err,
                  size_t errlen) {
     memset(r, 0, sizeof *r);
-    size_t n;
-    char *text = read_file(path, (size_t)1 << 31, &n, err, errlen);
-    if (!text) return -1;
-    int rc = 0;
-    size_t lineno = 0;
-    for (char *line = text; line < text + n && !rc;) {
-        char *nl = memchr(line, '\n', (size_t)(text + n - line));
-        size_t len = nl ? (size_t)(nl - line) : (size_t)(text + n - line);
-        lineno++;
-        if (!blank(line, len)) {
-            cJSON *j = cJSON_ParseWithLength(line, len);
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text");
-            if (!cJSON_IsString(t) || !strchr(t->valuestring, ' ')) {
-                snprintf(err, errlen, "%s:%zu: expected a JSON object with a string field \"text\" of two or "
-                         "more words", path, lineno);
-                rc = -1;
-            } else if (lambada_one(im, t->valuestring, r)) {
-                snprintf(err, errlen, "%s:%zu: evaluation failed (out of memory?)", path, lineno);
-                rc = -1;
-            }
-            cJSON_Delete(j);
-            if (o->progress && r->n % 50 == 0)
-                fprintf(stderr, "\rlambada: %d examples, accuracy %.4f ", r->n, (double)r->correct / r->n);
-            if (o->limit && r->n >= o->limit) break;
-        }
-        line += len + 1;
-    }
+    textin *in = textin_open(path, err, errlen);
+    if (!in) return -1;
+    lambada_ctx c = {im, o, r, path};
+    int rc = jsonl_texts(in, path, lambada_line, &c, err, errlen);
+    textin_close(in);
     if (o->progress) fprintf(stderr, "\n");
-    free(text);
     if (!rc && !r->n) {
         snprintf(err, errlen, "%s: no examples", path);
         rc = -1;

@@ -8,7 +8,7 @@
  *   harness's disjoint windows).  Word perplexity divides the summed NLL by
  *   the words of the ORIGINAL article (len(re.split(r"\s+", page))), byte
  *   perplexity by its UTF-8 bytes, token perplexity by the tokens scored.
- * lambada (OpenAI jsonl): context = text up to its last space, target = " " +
+ * lambada (OpenAI jsonl, or the same .xz): context = text up to its last space, target = " " +
  *   the last word; ids of the target = encode(context + target) minus
  *   encode(context); accuracy = every target token is the argmax, perplexity
  *   = exp(-mean over examples of the target's summed log-likelihood). */

@@ -53,11 +53,11 @@ int infer_open(infer_model *im, const char *path, const char *tok_name, const ch
                  path, strerror(errno));
         return -1;
     }
-    snprintf(file, sizeof file, "%s/config.json", path);
+    char cfg_file[1200], st_file[1200];
     struct stat cs;
-    int is_export = S_ISDIR(st.st_mode) && !stat(file, &cs) &&
-                    (snprintf(file, sizeof file, "%s/model.safetensors", path), !stat(file, &cs));
-    if (is_export) {
+    snprintf(cfg_file, sizeof cfg_file, "%s/config.json", path);
+    snprintf(st_file, sizeof st_file, "%s/model.safetensors", path);
+    if (S_ISDIR(st.st_mode) && !stat(cfg_file, &cs) && !stat(st_file, &cs)) { /* an export */
         snprintf(im->source, sizeof im->source, "%s", path);
         im->m = import_hf(path, B, T, err, errlen);
         if (!im->m) return -1;
@@ -88,12 +88,7 @@ int infer_open(infer_model *im, const char *path, const char *tok_name, const ch
         }
         ckpt_extra_free(&x);
     }
-    const model_config *c = model_cfg(im->m);
-    if (T > c->seq_len) {
-        snprintf(err, errlen, "--seq-len %d: the model's context is %d", T, c->seq_len);
-        infer_close(im);
-        return -1;
-    }
+    const model_config *c = model_cfg(im->m); /* model_alloc has checked T <= seq_len */
     im->T = T ? T : c->seq_len;
     char name[64] = "", tpath[1100] = "";
     if (tok_name) {

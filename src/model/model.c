@@ -437,6 +437,7 @@ kv_cache *kv_cache_create(model *m, int max_T) {
     real *p = kv->mem;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) { *slot[i] = p; p += sizes[i]; }
     kv->max_T = max_T;
+    model_effective(m); /* once: the parameters stay fixed while the cache is in use */
     return kv;
 }
 
@@ -454,7 +455,6 @@ int model_decode(model *m, kv_cache *kv, const int32_t *tok, int n, real *logits
     int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim, V = c->vocab_size, p0 = kv->len, h2 = hd / 2;
     real eps = (real)c->norm_eps;
     size_t nd = (size_t)n * d, nF = (size_t)n * F;
-    model_effective(m);
     embed_fwd(kv->x, tok, MAT(m->t_embed), m->scale[m->t_embed], n, d);
     for (int l = 0; l < c->n_layers; l++) {
         const int *t = m->layer_t[l];

@@ -99,7 +99,9 @@ const int32_t *model_last_tokens(const model *m, int *M);
  * position are kept, so each new token costs one row through the layers
  * instead of a forward over the whole sequence.  The math is model_forward's
  * (same kernels, same effective matrices), restricted to the new rows.
- * Works on a model allocated with B = 0 (parameters only). */
+ * Works on a model allocated with B = 0 (parameters only).  The effective
+ * matrices are taken once, at kv_cache_create: the parameters must not change
+ * while a cache is in use. */
 typedef struct kv_cache kv_cache;
 /* room for max_T <= seq_len positions, and prefill chunks of up to max_T */
 kv_cache *kv_cache_create(model *m, int max_T);

@@ -12,13 +12,15 @@ own HF-style forward pass (check_export.hf_forward) and its own GPT-2 encoder
     [-(T + 1):][:-1] input, is_greedy and the summed log-likelihood;
 and compares with wesar's JSON line (counts exactly, NLL to 1e-4 relative).
 Generation: greedy ids from the KV-cache path must equal a greedy loop over
-full forward passes here; sampling must follow its seed; top-k 1 is greedy.
+full forward passes here; sampling must follow its seed; top-k 1 and top-p
+1e-9 are greedy.
 
 usage: check_eval.py WESAR WORKDIR DATA_DIR"""
 import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -125,7 +127,8 @@ def rel(a, b):
 def main():
     W_BIN, work, data = sys.argv[1:4]
     tokdir = os.path.join(data, "gpt2-tokenizer")
-    os.makedirs(work, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)  # a fresh run directory each time
+    os.makedirs(work)
     text = open(os.path.join(data, "tinyshakespeare/input.txt"), encoding="utf-8").read()[:200000]
     open(os.path.join(work, "shakespeare.txt"), "w").write(text)
     wesar([W_BIN, "prepare", "--quiet", "--tokenizer", "gpt2", "--tokenizer-path", tokdir,
@@ -208,6 +211,8 @@ def main():
         fails.append(f"sampling: same seed {a == b}, different seeds differ {a != c}")
     if gen(export, "--top-k", "1", "--temperature", "1.5", "--max-new", "20") != greedy_c:
         fails.append("top-k 1 sampling is not greedy")
+    if gen(export, "--top-p", "1e-9", "--temperature", "1.5", "--max-new", "20") != greedy_c:
+        fails.append("top-p 1e-9 (only the most likely token) sampling is not greedy")
     print(f"  generate: greedy ids equal the full-forward reference: {greedy_c == seq}; seeds reproduce")
     if fails:
         print("  FAILED: " + "; ".join(fails[:6]))

@@ -11,11 +11,13 @@
 usage: check_gpt2.py TOK_DUMP TOKENIZER_DIR WORKDIR [FILE ...]"""
 import json
 import os
-import struct
 import subprocess
 import sys
 
 import regex
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokfiles import check_files  # noqa: E402
 
 PUBLISHED = [  # (text, ids, source)
     ("hello world", [31373, 995], "tiktoken test_simple"),
@@ -124,28 +126,8 @@ def main():
     except RuntimeError as e:
         fails.append(f"invalid UTF-8: {e}")
     print(f"  {len(PUBLISHED)} published encodings, {len(TRICKY)} tricky strings, 20 kB of random bytes")
-    for path in files:
-        data = open(path, "rb").read()
-        got = c_encode(tok_dump, tokdir, work, data)  # tok_dump fails unless it round-trips
-        want = ref.encode(data.decode("utf-8"))
-        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        if got != want:
-            fails.append(f"{path}: {len(got)} vs {len(want)} tokens, first difference at token {first}")
-        print(f"  {os.path.basename(path)}: {len(data)} bytes, {len(got)} tokens, same as the reference: "
-              f"{got == want}, round trip exact")
-        if wesar:
-            out = os.path.join(work, "prep")
-            subprocess.run(["rm", "-rf", out], check=True)
-            subprocess.run([wesar, "prepare", "--quiet", "--tokenizer", "gpt2", "--tokenizer-path", tokdir,
-                            path, out], check=True)
-            shards = []
-            for name in ("train_000000.bin", "val_000000.bin"):
-                d = open(os.path.join(out, name), "rb").read()
-                n = struct.unpack_from("<3i", d)[2]
-                shards += list(struct.unpack_from("<%dH" % n, d, 1024))
-            if shards != [50256] + want:  # a document starts with end-of-text
-                fails.append(f"wesar prepare {path}: its shards differ from encoding the whole text")
-            print(f"  wesar prepare: shards equal end-of-text + the whole-text encoding: {shards == [50256] + want}")
+    check_files(files, lambda data: c_encode(tok_dump, tokdir, work, data), ref.encode, "the reference", wesar,
+                ["--tokenizer", "gpt2", "--tokenizer-path", tokdir], 50256, "end-of-text", work, fails)
     if fails:
         print("  FAILED: " + "; ".join(fails[:6]))
         return 1

@@ -12,11 +12,13 @@ tests/tok_dump) on LLaMA-2's tokenizer.model:
 
 usage: check_spm.py TOK_DUMP TOKENIZER_MODEL WORKDIR [--prepare WESAR] [FILE ...]"""
 import os
-import struct
 import subprocess
 import sys
 
 import sentencepiece
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokfiles import check_files, first_difference  # noqa: E402
 
 PUBLISHED = [  # llama.cpp tests/test-tokenizer-0-llama.cpp (ids without <s>)
     ("", []), (" ", [259]), ("  ", [1678]), ("   ", [268]), ("\t", [29871, 12]), ("\n", [29871, 13]),
@@ -77,8 +79,7 @@ def main():
     junk = b"ok \xff\xfe \xc3( \xe2\x82 \xf0\x9f\x98 abc" + bytes(rnd.randrange(256) for _ in range(20000))
     got, want = c_encode(tok_dump, model, work, junk, must_round_trip=False), sp.encode(junk)
     if got != want:
-        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        fails.append(f"invalid UTF-8: {len(got)} vs {len(want)} ids, first difference at {first}")
+        fails.append(f"invalid UTF-8: {len(got)} vs {len(want)} ids, first difference at {first_difference(got, want)}")
     print(f"  {len(PUBLISHED)} published encodings, {len(TRICKY)} tricky strings, 20 kB of random bytes")
     # hand-made models with what LLaMA's lacks: a user-defined piece, an UNUSED piece (taken
     # apart again), remove_extra_whitespaces; and LLaMA's settings on a tiny vocabulary
@@ -97,28 +98,8 @@ def main():
                              f"libsentencepiece {ssp.encode(text)[:10]}")
     print(f"  two hand-made models (user-defined and UNUSED pieces, extra-space removal): "
           f"{len(TRICKY) + len(extra)} strings each")
-    for path in files:
-        data = open(path, "rb").read()
-        got = c_encode(tok_dump, model, work, data)  # tok_dump fails unless it round-trips
-        want = sp.encode(data.decode("utf-8"))
-        first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        if got != want:
-            fails.append(f"{path}: {len(got)} vs {len(want)} tokens, first difference at token {first}")
-        print(f"  {os.path.basename(path)}: {len(data)} bytes, {len(got)} tokens, same as libsentencepiece: "
-              f"{got == want}, round trip exact")
-        if wesar:
-            out = os.path.join(work, "prep")
-            subprocess.run(["rm", "-rf", out], check=True)
-            subprocess.run([wesar, "prepare", "--quiet", "--tokenizer", "sentencepiece", "--tokenizer-path",
-                            model, path, out], check=True)
-            shards = []
-            for name in ("train_000000.bin", "val_000000.bin"):
-                d = open(os.path.join(out, name), "rb").read()
-                n = struct.unpack_from("<3i", d)[2]
-                shards += list(struct.unpack_from("<%dH" % n, d, 1024))
-            if shards != [1] + want:  # a document starts with <s>
-                fails.append(f"wesar prepare {path}: its shards differ from encoding the whole text")
-            print(f"  wesar prepare: shards equal <s> + the whole-text encoding: {shards == [1] + want}")
+    check_files(files, lambda data: c_encode(tok_dump, model, work, data), sp.encode, "libsentencepiece", wesar,
+                ["--tokenizer", "sentencepiece", "--tokenizer-path", model], 1, "<s>", work, fails)
     if fails:
         print("  FAILED: " + "; ".join(fails[:6]))
         return 1
