@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* config.json key -> our key; required unless noted */
 static const struct { const char *hf, *ours; int required; } KEYS[] = {
@@ -85,36 +88,37 @@ model *import_hf(const char *dir, int B, int T, char *err, size_t errlen) {
     model *m = model_create(&c, err, errlen);
     if (!m) return NULL;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    /* mapped, not read: the weights are copied once, into the model */
+    cJSON *h = NULL;
+    char *data = MAP_FAILED;
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || fstat(fd, &st)) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        goto fail;
+    }
+    size_t size = (size_t)st.st_size;
     /* the file must be able to hold the parameters config.json describes (BF16 at least)
      * before anything of that size is allocated */
-    struct stat st;
-    if (stat(path, &st)) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        model_free(m);
-        return NULL;
-    }
-    if ((double)st.st_size < 2.0 * (double)model_num_params(m)) {
+    if ((double)size < 2.0 * (double)model_num_params(m)) {
         snprintf(err, errlen, "%s: %lld bytes, too few for the %zu parameters config.json describes", path,
                  (long long)st.st_size, model_num_params(m));
-        model_free(m);
-        return NULL;
+        goto fail;
     }
-    if (model_alloc(m, B, T ? T : c.seq_len, err, errlen)) { model_free(m); return NULL; }
-    size_t size;
-    char *data = read_file(path, (size_t)1 << 40, &size, err, errlen), *hdr = NULL;
-    cJSON *h = NULL;
+    if (model_alloc(m, B, T ? T : c.seq_len, err, errlen)) goto fail;
+    data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data == MAP_FAILED) {
+        snprintf(err, errlen, "%s: mmap failed: %s", path, strerror(errno));
+        goto fail;
+    }
     uint64_t hl = 0;
-    if (!data) goto fail;
     if (size >= 8) memcpy(&hl, data, 8);
-    if (size < 8 || hl < 2 || hl > size - 8 || !(hdr = malloc(hl + 1))) {
+    if (size < 8 || hl < 2 || hl > size - 8) {
         snprintf(err, errlen, "%s: not a safetensors file (header length %llu of %zu bytes)", path,
                  (unsigned long long)hl, size);
         goto fail;
     }
-    memcpy(hdr, data + 8, hl);
-    hdr[hl] = 0;
-    h = cJSON_Parse(hdr);
-    free(hdr);
+    h = cJSON_ParseWithLength(data + 8, hl);
     if (!cJSON_IsObject(h)) { snprintf(err, errlen, "%s: the header is not a JSON object", path); goto fail; }
     const char *body = data + 8 + hl;
     size_t body_len = size - 8 - hl;
@@ -167,11 +171,13 @@ model *import_hf(const char *dir, int B, int T, char *err, size_t errlen) {
     for (int i = 0; i < model_num_tensors(m); i++) sc[i] = 1;
     model_effective(m);
     cJSON_Delete(h);
-    free(data);
+    munmap(data, size);
+    close(fd);
     return m;
 fail:
     cJSON_Delete(h);
-    free(data);
+    if (data != MAP_FAILED) munmap(data, size);
+    if (fd >= 0) close(fd);
     model_free(m);
     return NULL;
 }

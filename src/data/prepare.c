@@ -310,3 +310,19 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
     tokenizer_free(p.tk);
     return rc;
 }
+
+cJSON *prepare_read_meta(const char *data, char *meta_path, size_t len) {
+    char dir[1100], why[1400];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s", data);
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+    }
+    snprintf(meta_path, len, "%s/meta.json", dir);
+    char *text = read_file(meta_path, 1 << 16, NULL, why, sizeof why);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}

@@ -21,4 +21,10 @@ typedef struct {
 /* Writes OUTDIR/train_NNNNNN.bin, OUTDIR/val_000000.bin and OUTDIR/meta.json. */
 int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, const prepare_opts *o,
                  char *err, size_t errlen);
+
+/* The meta.json that prepare wrote beside the shards of `data` (a directory,
+ * or a shard file or glob inside one), parsed (cJSON_Delete it); NULL if
+ * there is none.  meta_path gets where it was looked for. */
+struct cJSON;
+struct cJSON *prepare_read_meta(const char *data, char *meta_path, size_t len);
 #endif

@@ -2,8 +2,8 @@
 #include "infer.h"
 #include "../ckpt/ckpt.h"
 #include "../ckpt/import.h"
+#include "../data/prepare.h"
 #include "../train/train.h"
-#include "../util/fileio.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,32 +13,18 @@
 
 /* the tokenizer that prepared the checkpoint's training data (its meta.json) */
 static int recorded_tokenizer(const char *train_json, char *name, size_t nlen, char *tpath, size_t plen) {
-    cJSON *t = cJSON_Parse(train_json), *data = cJSON_GetObjectItemCaseSensitive(t, "data");
+    cJSON *t = cJSON_Parse(train_json), *data = cJSON_GetObjectItemCaseSensitive(t, "data"), *j = NULL;
+    char meta[1200];
+    if (cJSON_IsString(data)) j = prepare_read_meta(data->valuestring, meta, sizeof meta);
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "tokenizer");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "tokenizer_path");
     int rc = -1;
-    if (cJSON_IsString(data)) {
-        char path[1200], why[1400];
-        struct stat st;
-        /* --data is a directory, or a shard file / glob inside one */
-        snprintf(path, sizeof path, "%s", data->valuestring);
-        if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-            char *slash = strrchr(path, '/');
-            if (slash) *slash = 0;
-            else snprintf(path, sizeof path, ".");
-        }
-        size_t k = strlen(path);
-        snprintf(path + k, sizeof path - k, "/meta.json");
-        char *text = read_file(path, 1 << 16, NULL, why, sizeof why);
-        cJSON *j = text ? cJSON_Parse(text) : NULL;
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "tokenizer");
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "tokenizer_path");
-        if (cJSON_IsString(n)) {
-            snprintf(name, nlen, "%s", n->valuestring);
-            snprintf(tpath, plen, "%s", cJSON_IsString(p) ? p->valuestring : "");
-            rc = 0;
-        }
-        cJSON_Delete(j);
-        free(text);
+    if (cJSON_IsString(n)) {
+        snprintf(name, nlen, "%s", n->valuestring);
+        snprintf(tpath, plen, "%s", cJSON_IsString(p) ? p->valuestring : "");
+        rc = 0;
     }
+    cJSON_Delete(j);
     cJSON_Delete(t);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* train.c - the training loop. */
 #include "train.h"
 #include "../ckpt/ckpt.h"
+#include "../data/prepare.h"
 #include "../data/shard.h"
 #include "../kernels/kernels.h"
 #include "../model/model.h"
@@ -693,12 +694,9 @@ static void describe_jumps(const telemetry *tel, char *text, size_t tlen, char *
  * by wesar prepare) names another vocabulary than the model's, say how to
  * match it. */
 static void vocab_hint(const char *data, int vocab, char *err, size_t errlen) {
-    char path[1200], why[1400];
-    snprintf(path, sizeof path, "%s/meta.json", data);
-    char *text = read_file(path, 1 << 16, NULL, why, sizeof why);
-    if (!text) return; /* no meta.json: no hint */
-    cJSON *j = cJSON_Parse(text);
-    free(text);
+    char path[1200];
+    cJSON *j = prepare_read_meta(data, path, sizeof path);
+    if (!j) return; /* no meta.json: no hint */
     const cJSON *v = cJSON_GetObjectItem(j, "vocab_size"), *t = cJSON_GetObjectItem(j, "tokenizer");
     if (cJSON_IsNumber(v) && v->valuedouble != vocab && v->valuedouble >= 2 && v->valuedouble <= 1 << 24) {
         size_t k = strlen(err);
