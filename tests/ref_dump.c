@@ -37,6 +37,15 @@ static void put_params(tfile *tf, model *m, const char *prefix, const real *buf)
     }
 }
 
+/* all rows' logits of the last forward */
+static void put_logits(tfile *tf, const char *name, model *m, int rows, int V) {
+    real *l = malloc((size_t)rows * V * sizeof(real));
+    model_logits(m, 0, rows, l);
+    int64_t ld[2] = {rows, V};
+    tf_put_f32(tf, name, 2, ld, l);
+    free(l);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: ref_dump OUTDIR [key=value ...]\n"); return 2; }
     const char *dir = argv[1];
@@ -119,14 +128,11 @@ int main(int argc, char **argv) {
     double ce[2], z[2];
     for (int a = 0; a < A; a++) {
         model_loss L;
-        model_forward(m, tok + (size_t)a * B * T, tgt + (size_t)a * B * T, B, T, &L);
+        model_forward_backward(m, tok + (size_t)a * B * T, tgt + (size_t)a * B * T, B, T,
+                               (real)(1.0 / A), (real)tc.zloss, &L);
         ce[a] = L.ce;
         z[a] = L.z;
-        if (a == 0) {
-            int64_t ld[2] = {(int64_t)B * T, c.vocab_size};
-            tf_put_f32(&tf, "logits", 2, ld, model_logits(m));
-        }
-        model_backward(m, (real)(1.0 / (L.rows * (double)A)), (real)tc.zloss);
+        if (a == 0) put_logits(&tf, "logits", m, B * T, c.vocab_size);
     }
     model_grads_finish(m);
     int64_t two[1] = {A};
@@ -169,8 +175,7 @@ int main(int argc, char **argv) {
     telemetry_free(tel);
     if (save_ckpt) { /* the trained (gated) model's logits, and its checkpoint for `wesar export` */
         model_forward(m, tok, NULL, B, T, NULL);
-        int64_t ld[2] = {(int64_t)B * T, c.vocab_size};
-        tf_put_f32(&tf, "logits_after", 2, ld, model_logits(m));
+        put_logits(&tf, "logits_after", m, B * T, c.vocab_size);
         ckpt_extra x = {.step = S, .n_state = 0};
         snprintf(x.optim, sizeof x.optim, "adamw");
         snprintf(path, sizeof path, "%s/ckpt.bin", dir);

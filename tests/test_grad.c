@@ -2,7 +2,11 @@
  * finite differences, with the whole model built in float64 (-DWESAR_FP64).
  * Covers every reparameterization (gates, weight-norm gains, sigma-Reparam's
  * alpha with its spectral estimate held constant), both MLP types, with and
- * without grouped-query attention, z-loss and ignored targets. */
+ * without grouped-query attention, z-loss and ignored targets.  The attention
+ * kernel alone is also checked at a length that spans several of its query
+ * blocks (the model checks use a short sequence), against the textbook
+ * formula and finite differences. */
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "util/rng.h"
 #include <math.h>
@@ -33,6 +37,7 @@ static int check(const char *reparam, mlp_type mlp, int n_kv_heads) {
     model *m = model_create(&c, err, sizeof err);
     int B = 2, T = 7;
     if (!m || model_alloc(m, B, T, err, sizeof err)) { printf("FAIL %s: %s\n", label, err); return 1; }
+    model_set_head_rows(m, 5); /* the head's loss and gradient in three chunks */
     model_init(m, 7);
     rng_t r;
     rng_seed(&r, 99, 1);
@@ -50,9 +55,8 @@ static int check(const char *reparam, mlp_type mlp, int n_kv_heads) {
         tgt[i] = i % 5 == 3 ? -1 : (int32_t)rng_below(&r, 11); /* some ignored rows */
     }
     model_loss L;
-    model_forward(m, tok, tgt, B, T, &L);
     model_zero_grad(m);
-    model_backward(m, 1.0 / L.rows, ZCOEF);
+    model_forward_backward(m, tok, tgt, B, T, 1.0, ZCOEF, &L);
     model_grads_finish(m);
     int fails = 0, checked = 0;
     const double h = 1e-5;
@@ -87,6 +91,77 @@ static int check(const char *reparam, mlp_type mlp, int n_kv_heads) {
     return fails != 0;
 }
 
+/* sum(R o attention(q, k, v)) and, with grads, its gradients */
+static double att_loss(const double *q, const double *k, const double *v, const double *R,
+                       double *out, double *lse, double *scratch, int B, int T, int H, int Hkv,
+                       int hd) {
+    attention_fwd(out, lse, scratch, q, k, v, B, T, H, Hkv, hd);
+    double s = 0;
+    for (size_t i = 0; i < (size_t)B * T * H * hd; i++) s += R[i] * out[i];
+    return s;
+}
+
+static int check_attention(void) {
+    int B = 2, T = 150, H = 4, Hkv = 2, hd = 8, fails = 0;
+    size_t nq = (size_t)B * T * H * hd, nk = (size_t)B * T * Hkv * hd;
+    double *q = malloc(nq * 8), *k = malloc(nk * 8), *v = malloc(nk * 8), *R = malloc(nq * 8);
+    double *out = malloc(nq * 8), *lse = malloc((size_t)B * H * T * 8);
+    double *dq = malloc(nq * 8), *dk = malloc(nk * 8), *dv = malloc(nk * 8);
+    double *scratch = malloc(attention_scratch_len(T) * kernels_threads() * 8);
+    rng_t r;
+    rng_seed(&r, 7, 1);
+    for (size_t i = 0; i < nq; i++) { q[i] = rng_normal(&r); R[i] = rng_normal(&r); }
+    for (size_t i = 0; i < nk; i++) { k[i] = rng_normal(&r); v[i] = rng_normal(&r); }
+    att_loss(q, k, v, R, out, lse, scratch, B, T, H, Hkv, hd);
+    /* forward: the textbook formula, one row at a time */
+    double worst = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                int kh = h / (H / Hkv);
+                double sc[150], mx = -1e300, sum = 0;
+                const double *qi = q + ((size_t)b * T + t) * H * hd + h * hd;
+                for (int j = 0; j <= t; j++) {
+                    const double *kj = k + ((size_t)b * T + j) * Hkv * hd + kh * hd;
+                    sc[j] = 0;
+                    for (int e = 0; e < hd; e++) sc[j] += qi[e] * kj[e] / sqrt(hd);
+                    mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j <= t; j++) sum += exp(sc[j] - mx);
+                for (int e = 0; e < hd; e++) {
+                    double o = 0;
+                    for (int j = 0; j <= t; j++)
+                        o += exp(sc[j] - mx) / sum * v[((size_t)b * T + j) * Hkv * hd + kh * hd + e];
+                    worst = fmax(worst, fabs(o - out[((size_t)b * T + t) * H * hd + h * hd + e]));
+                }
+            }
+    if (worst > 1e-12) { printf("  attention forward: max abs diff %.3e\n", worst); fails++; }
+    attention_bwd(dq, dk, dv, scratch, R, out, lse, q, k, v, B, T, H, Hkv, hd);
+    double *xs[3] = {q, k, v}, *gs[3] = {dq, dk, dv};
+    size_t ns[3] = {nq, nk, nk};
+    for (int w = 0; w < 3; w++)
+        for (int s = 0; s < 60; s++) {
+            size_t i = (size_t)rng_below(&r, ns[w]);
+            double x0 = xs[w][i], hstep = 1e-5;
+            xs[w][i] = x0 + hstep;
+            double lp = att_loss(q, k, v, R, out, lse, scratch, B, T, H, Hkv, hd);
+            xs[w][i] = x0 - hstep;
+            double lm = att_loss(q, k, v, R, out, lse, scratch, B, T, H, Hkv, hd);
+            xs[w][i] = x0;
+            double fd = (lp - lm) / (2 * hstep), err = fabs(fd - gs[w][i]);
+            if (err > 1e-7 * (1 + fabs(fd))) {
+                printf("  attention d%c[%zu]: %.10f, finite differences %.10f\n", "qkv"[w], i,
+                       gs[w][i], fd);
+                fails++;
+            }
+        }
+    printf("%s attention kernel, T=%d over several query blocks: forward and 180 gradients\n",
+           fails ? "FAIL" : "ok  ", T);
+    free(q); free(k); free(v); free(R); free(out); free(lse); free(dq); free(dk); free(dv);
+    free(scratch);
+    return fails != 0;
+}
+
 int main(void) {
     static const char *rules[] = {"none", "wesar", "weightnorm", "sigmareparam", "residual"};
     int f = 0;
@@ -96,5 +171,6 @@ int main(void) {
     }
     f += check("none", MLP_GELU, 2);
     f += check("wesar", MLP_SWIGLU, 1);
+    f += check_attention();
     return f != 0;
 }

@@ -109,7 +109,7 @@ static void test_gate_values(void) {
 
 static void logits_of(model *m, const int32_t *tok, real *out) {
     model_forward(m, tok, NULL, 2, 16, NULL);
-    memcpy(out, model_logits(m), (size_t)2 * 16 * 300 * sizeof(real));
+    model_logits(m, 0, 2 * 16, out);
 }
 
 static double rel(const real *a, const real *b, size_t n) {

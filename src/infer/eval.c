@@ -12,21 +12,29 @@
 /* --- scoring ---------------------------------------------------------- */
 
 /* One forward over inp[0..L); adds log p(tgt[i] | inp[..i]) of the last n
- * rows to *ll and clears *greedy unless each target is the argmax. */
+ * rows to *ll and clears *greedy unless each target is the argmax.  The
+ * logits are taken SCORE_ROWS rows at a time. */
+#define SCORE_ROWS 32
 static int score(infer_model *im, const int32_t *inp, const int32_t *tgt, int L, int n, double *ll, int *greedy) {
     if (model_forward(im->m, inp, NULL, 1, L, NULL)) return -1;
-    const real *logits = model_logits(im->m);
     int V = model_cfg(im->m)->vocab_size;
-    for (int i = L - n; i < L; i++) {
-        const real *row = logits + (size_t)i * V;
-        int arg = 0;
-        for (int v = 1; v < V; v++)
-            if (row[v] > row[arg]) arg = v;
-        double sum = 0;
-        for (int v = 0; v < V; v++) sum += exp((double)row[v] - row[arg]);
-        *ll += (double)row[tgt[i]] - row[arg] - log(sum);
-        if (arg != tgt[i]) *greedy = 0;
+    real *logits = malloc((size_t)SCORE_ROWS * V * sizeof(real));
+    if (!logits) return -1;
+    for (int i0 = L - n; i0 < L; i0 += SCORE_ROWS) {
+        int rows = L - i0 < SCORE_ROWS ? L - i0 : SCORE_ROWS;
+        model_logits(im->m, i0, rows, logits);
+        for (int i = i0; i < i0 + rows; i++) {
+            const real *row = logits + (size_t)(i - i0) * V;
+            int arg = 0;
+            for (int v = 1; v < V; v++)
+                if (row[v] > row[arg]) arg = v;
+            double sum = 0;
+            for (int v = 0; v < V; v++) sum += exp((double)row[v] - row[arg]);
+            *ll += (double)row[tgt[i]] - row[arg] - log(sum);
+            if (arg != tgt[i]) *greedy = 0;
+        }
     }
+    free(logits);
     return 0;
 }
 

@@ -53,23 +53,24 @@ void rope_bwd(real *dx, const real *cos_t, const real *sin_t,
               int B, int T, int nh, int hd);
 
 /* Causal softmax attention with grouped-query heads (H query heads share
- * Hkv key/value heads).  q [B*T, H*hd], k/v [B*T, Hkv*hd], out [B*T, H*hd],
- * probs [B, H, T, T] (lower triangle) is saved for the backward pass.
- * scratch needs T reals per thread (attention_scratch_len). */
-void attention_fwd(real *out, real *probs, const real *q, const real *k,
+ * Hkv key/value heads).  q [B*T, H*hd], k/v [B*T, Hkv*hd], out [B*T, H*hd].
+ * Flash-attention style: only lse [B, H, T] (each row's log-sum-exp of the
+ * scaled scores) is saved; the backward recomputes the probabilities from
+ * it, q and k, and needs out.  scratch: attention_scratch_len(T) reals per
+ * thread.  dk/dv are written. */
+void attention_fwd(real *out, real *lse, real *scratch, const real *q, const real *k,
                    const real *v, int B, int T, int H, int Hkv, int hd);
-void attention_bwd(real *dq, real *dk, real *dv, real *scratch,
-                   const real *dout, const real *probs, const real *q,
-                   const real *k, const real *v, int B, int T, int H, int Hkv,
-                   int hd);
+void attention_bwd(real *dq, real *dk, real *dv, real *scratch, const real *dout,
+                   const real *out, const real *lse, const real *q, const real *k,
+                   const real *v, int B, int T, int H, int Hkv, int hd);
 size_t attention_scratch_len(int T);
 
-/* Exact (erf) GELU. */
 /* Causal attention of n new query rows (positions p0..p0+n-1) over a KV
  * cache holding positions 0..p0+n-1 (rows of Hkv*hd); scores: H*n*(p0+n). */
 void attention_cached(real *out, real *scores, const real *q, const real *kcache,
                       const real *vcache, int n, int p0, int H, int Hkv, int hd);
 
+/* Exact (erf) GELU. */
 void gelu_fwd(real *out, const real *x, size_t n);
 void gelu_bwd(real *dx, const real *dout, const real *x, size_t n);
 /* SwiGLU: out = silu(g) * u */

@@ -176,37 +176,71 @@ void rope_bwd(real *dx, const real *cos_t, const real *sin_t, int B, int T,
     rope_apply(dx, cos_t, sin_t, B, T, nh, hd, -1);
 }
 
-size_t attention_scratch_len(int T) { return (size_t)T * T; }
+/* Flash-attention style: a task takes ATT_QB query rows of one (batch, head)
+ * and the keys up to its last row, so the score tile (ATT_QB x T) stays in
+ * L2 and no T x T matrix is ever stored.  Each row's softmax is exact (not
+ * online): the tile holds all its keys.  The backward recomputes the tile
+ * from the saved log-sum-exp.  OpenBLAS runs serial inside the region. */
+#define ATT_QB 64
 
-/* Attention runs one (batch, head) per task with single-threaded BLAS inside
- * (OpenBLAS's OpenMP build goes serial inside a parallel region).  The full
- * T x T score block is computed and the upper triangle masked: twice the
- * causal FLOPs, but at BLAS speed. */
-void attention_fwd(real *out, real *probs, const real *q, const real *k,
-                   const real *v, int B, int T, int H, int Hkv, int hd) {
-    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv;
-    real scale = 1 / R_SQRT((real)hd);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            int kh = h / group;
-            const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
-            const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
-            const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
-            real *p = probs + ((size_t)b * H + h) * T * T;
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, qh, qs, kb, kvs, 0, p, T);
-            for (int t = 0; t < T; t++) {
-                real *pr = p + (size_t)t * T, mx = pr[0], sum = 0;
-                for (int j = 1; j <= t; j++) mx = pr[j] > mx ? pr[j] : mx;
+size_t attention_scratch_len(int T) { return (size_t)2 * ATT_QB * T; }
+
+static real *thread_scratch(real *scratch, int T) {
+#ifdef _OPENMP
+    return scratch + (size_t)omp_get_thread_num() * attention_scratch_len(T);
+#else
+    (void)T;
+    return scratch;
+#endif
+}
+
+/* S = scale * Q_blk K[0:n]^T, rows i0..i0+nq-1; masked to exp(S - lse)
+ * (lse given) or to the row softmax (lse written).  Entries above the
+ * diagonal are zero. */
+static void att_probs(real *S, real *lse, int given, const real *qh, const real *kb,
+                      int i0, int nq, int n, int qs, int kvs, int hd, real scale) {
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n, hd, scale, qh + (size_t)i0 * qs, qs, kb,
+         kvs, 0, S, n);
+    for (int r = 0; r < nq; r++) {
+        real *sr = S + (size_t)r * n;
+        int last = i0 + r; /* keys 0..last */
+        real ls;
+        if (given) {
+            ls = lse[i0 + r];
+        } else {
+            real mx = sr[0];
+            double sum = 0;
+            for (int j = 1; j <= last; j++) mx = sr[j] > mx ? sr[j] : mx;
 #pragma omp simd reduction(+ : sum)
-                for (int j = 0; j <= t; j++) { pr[j] = R_EXP(pr[j] - mx); sum += pr[j]; }
-                real inv = 1 / sum;
-                for (int j = 0; j <= t; j++) pr[j] *= inv;
-                for (int j = t + 1; j < T; j++) pr[j] = 0;
-            }
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, p, T, vb, kvs, 0,
-                 out + (size_t)b * T * qs + (size_t)h * hd, qs);
+            for (int j = 0; j <= last; j++) sum += R_EXP(sr[j] - mx);
+            ls = mx + (real)log(sum);
+            lse[i0 + r] = ls;
         }
+#pragma omp simd
+        for (int j = 0; j <= last; j++) sr[j] = R_EXP(sr[j] - ls);
+        for (int j = last + 1; j < n; j++) sr[j] = 0;
+    }
+}
+
+void attention_fwd(real *out, real *lse, real *scratch, const real *q, const real *k,
+                   const real *v, int B, int T, int H, int Hkv, int hd) {
+    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv, nb = (T + ATT_QB - 1) / ATT_QB;
+    real scale = 1 / R_SQRT((real)hd);
+    /* last blocks first: they are the longest, so dynamic scheduling balances */
+#pragma omp parallel for collapse(3) schedule(dynamic, 1)
+    for (int ib = nb - 1; ib >= 0; ib--)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++) {
+                real *S = thread_scratch(scratch, T);
+                int kh = h / group, i0 = ib * ATT_QB, nq = T - i0 < ATT_QB ? T - i0 : ATT_QB;
+                int n = i0 + nq;
+                const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
+                const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
+                const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
+                att_probs(S, lse + ((size_t)b * H + h) * T, 0, qh, kb, i0, nq, n, qs, kvs, hd, scale);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, n, 1, S, n, vb, kvs, 0,
+                     out + ((size_t)b * T + i0) * qs + (size_t)h * hd, qs);
+            }
 }
 
 void attention_cached(real *out, real *scores, const real *q, const real *kcache,
@@ -237,50 +271,52 @@ void attention_cached(real *out, real *scores, const real *q, const real *kcache
         }
 }
 
-void attention_bwd(real *dq, real *dk, real *dv, real *scratch,
-                   const real *dout, const real *probs, const real *q,
-                   const real *k, const real *v, int B, int T, int H, int Hkv,
-                   int hd) {
+void attention_bwd(real *dq, real *dk, real *dv, real *scratch, const real *dout,
+                   const real *out, const real *lse, const real *q, const real *k,
+                   const real *v, int B, int T, int H, int Hkv, int hd) {
     int qs = H * hd, kvs = Hkv * hd, group = H / Hkv;
     real scale = 1 / R_SQRT((real)hd);
-    /* One task per (batch, kv head): it owns dk/dv of that head, so the query
-     * heads that share it accumulate without races. */
+    /* One task per (batch, kv head): it owns dk/dv of that head, so its query
+     * heads and blocks accumulate there without races, in a fixed order. */
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < Hkv; kh++) {
-#ifdef _OPENMP
-            real *dp = scratch + (size_t)omp_get_thread_num() * T * T;
-#else
-            real *dp = scratch;
-#endif
+            real *P = thread_scratch(scratch, T), *dP = P + (size_t)ATT_QB * T;
             const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
             const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
             real *dkb = dk + (size_t)b * T * kvs + (size_t)kh * hd;
             real *dvb = dv + (size_t)b * T * kvs + (size_t)kh * hd;
+            for (int t = 0; t < T; t++) {
+                memset(dkb + (size_t)t * kvs, 0, (size_t)hd * sizeof(real));
+                memset(dvb + (size_t)t * kvs, 0, (size_t)hd * sizeof(real));
+            }
             for (int h = kh * group; h < (kh + 1) * group; h++) {
-                const real *p = probs + ((size_t)b * H + h) * T * T;
-                const real *doh = dout + (size_t)b * T * qs + (size_t)h * hd;
-                const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
-                real *dqh = dq + (size_t)b * T * qs + (size_t)h * hd;
-                real first = h == kh * group ? 0 : 1; /* first head writes, the rest add */
-                /* dV += P^T dO ;  dP = dO V^T */
-                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, p, T, doh, qs, first,
-                     dvb, kvs);
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1, doh, qs, vb, kvs, 0,
-                     dp, T);
-                /* dS = scale * P o (dP - rowsum(P o dP)), zero above the diagonal */
-                for (int t = 0; t < T; t++) {
-                    const real *pr = p + (size_t)t * T;
-                    real *dr = dp + (size_t)t * T, pdp = 0;
-                    for (int j = 0; j <= t; j++) pdp += pr[j] * dr[j];
-                    for (int j = 0; j <= t; j++) dr[j] = scale * pr[j] * (dr[j] - pdp);
-                    for (int j = t + 1; j < T; j++) dr[j] = 0;
+                size_t ho = (size_t)b * T * qs + (size_t)h * hd;
+                const real *qh = q + ho, *doh = dout + ho, *oh = out + ho;
+                const real *lh = lse + ((size_t)b * H + h) * T;
+                for (int i0 = 0; i0 < T; i0 += ATT_QB) {
+                    int nq = T - i0 < ATT_QB ? T - i0 : ATT_QB, n = i0 + nq;
+                    const real *dob = doh + (size_t)i0 * qs;
+                    att_probs(P, (real *)lh, 1, qh, kb, i0, nq, n, qs, kvs, hd, scale);
+                    /* dV += P^T dO ;  dP = dO V^T */
+                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, nq, 1, P, n, dob, qs, 1,
+                         dvb, kvs);
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n, hd, 1, dob, qs, vb, kvs, 0,
+                         dP, n);
+                    /* dS = scale * P o (dP - D), D = rowsum(dO o O) = rowsum(P o dP) */
+                    for (int r = 0; r < nq; r++) {
+                        const real *o = oh + (size_t)(i0 + r) * qs, *g = dob + (size_t)r * qs;
+                        real *pr = P + (size_t)r * n, *dr = dP + (size_t)r * n, D = 0;
+                        for (int e = 0; e < hd; e++) D += g[e] * o[e];
+#pragma omp simd
+                        for (int j = 0; j < n; j++) dr[j] = scale * pr[j] * (dr[j] - D);
+                    }
+                    /* dQ = dS K ;  dK += dS^T Q */
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, n, 1, dP, n, kb, kvs, 0,
+                         dq + ho + (size_t)i0 * qs, qs);
+                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, nq, 1, dP, n,
+                         qh + (size_t)i0 * qs, qs, 1, dkb, kvs);
                 }
-                /* dQ = dS K ;  dK += dS^T Q */
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, dp, T, kb, kvs, 0,
-                     dqh, qs);
-                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, dp, T, qh, qs, first,
-                     dkb, kvs);
             }
         }
 }

@@ -13,11 +13,12 @@ typedef struct {
     real *mid;        /* N x M x d: stream after attention */
     real *attn_n, *attn_rstd;
     real *q, *k, *v;  /* after RoPE for q, k */
-    real *probs;      /* N x B x H x T x T */
+    real *att_lse;    /* N x B x H x T: log-sum-exp of each attention row */
     real *att;        /* N x M x qdim: attention output before W_o */
     real *mlp_n, *mlp_rstd;
     real *pre_g, *pre_u, *act;  /* N x M x F (pre_g: swiglu only) */
-    real *final_n, *final_rstd, *logits, *lse;
+    real *final_n, *final_rstd, *lse;
+    real *logits;     /* head_rows x V: one chunk of the logits, never all of them */
     /* backward scratch */
     real *d_resid, *d_tmp, *dq, *dk, *dv, *d_att, *dF_a, *dF_b, *att_scratch;
 } activations;
@@ -36,6 +37,7 @@ struct model {
     real *params, *grads, *scale;
     real *rope_cos, *rope_sin;
     int B, T;                  /* planned maximum */
+    int head_rows;             /* rows of logits computed at a time */
     int cur_B, cur_T;          /* shape of the last forward */
     const int32_t *cur_tok, *cur_target;
     activations a;
@@ -158,7 +160,6 @@ real *model_params(model *m) { return m->params; }
 real *model_grads(model *m) { return m->grads; }
 real *model_scales(model *m) { return m->scale; }
 size_t model_activation_bytes(const model *m) { return m->act_len * sizeof(real); }
-const real *model_logits(const model *m) { return m->a.logits; }
 
 /* Carves the activation arena.  With mem == NULL it only counts. */
 static size_t plan_activations(model *m, real *mem) {
@@ -175,7 +176,7 @@ static size_t plan_activations(model *m, real *mem) {
     TAKE(q, N * M * qdim);
     TAKE(k, N * M * kvdim);
     TAKE(v, N * M * kvdim);
-    TAKE(probs, N * m->B * c->n_heads * (size_t)m->T * m->T);
+    TAKE(att_lse, N * m->B * c->n_heads * (size_t)m->T);
     TAKE(att, N * M * qdim);
     TAKE(mlp_n, N * M * d);
     TAKE(mlp_rstd, N * M);
@@ -184,7 +185,7 @@ static size_t plan_activations(model *m, real *mem) {
     TAKE(act, N * M * F);
     TAKE(final_n, M * d);
     TAKE(final_rstd, M);
-    TAKE(logits, M * V);
+    TAKE(logits, (size_t)m->head_rows * V);
     TAKE(lse, M);
     TAKE(d_resid, M * d);
     TAKE(d_tmp, M * d);
@@ -220,6 +221,11 @@ int model_alloc(model *m, int B, int T, char *err, size_t errlen) {
     m->rope_sin = malloc((size_t)c->seq_len * h2 * sizeof(real));
     m->B = B;
     m->T = T;
+    /* ~8 MiB of logits per chunk: big enough for sgemm to run at full speed
+     * (its K for dW_p is the chunk), small enough to stay in L3. */
+    m->head_rows = (int)(((size_t)2 << 20) / c->vocab_size);
+    if (m->head_rows < 16) m->head_rows = 16;
+    if (m->head_rows > B * T) m->head_rows = B * T;
     m->act_len = B ? plan_activations(m, NULL) : 0;
     m->act_mem = B ? malloc(m->act_len * sizeof(real)) : NULL;
     if (!m->params || (B && !m->grads) || !m->scale || !m->rope_cos || !m->rope_sin ||
@@ -339,7 +345,7 @@ void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real))
 
 /* Layer l's slices of the saved activations for a B x T batch. */
 typedef struct {
-    real *x, *mid, *an, *ar, *q, *k, *v, *att, *probs, *mn, *mr, *pg, *pu, *act;
+    real *x, *mid, *an, *ar, *q, *k, *v, *att, *lse, *mn, *mr, *pg, *pu, *act;
 } layer_acts;
 
 static layer_acts layer_acts_of(model *m, int l, int B, int T) {
@@ -350,18 +356,18 @@ static layer_acts layer_acts_of(model *m, int l, int B, int T) {
     layer_acts L = {a->resid + l * M * d, a->mid + l * M * d, a->attn_n + l * M * d,
                     a->attn_rstd + l * M, a->q + l * M * qdim, a->k + l * M * kvdim,
                     a->v + l * M * kvdim, a->att + l * M * qdim,
-                    a->probs + (size_t)l * B * c->n_heads * T * T, a->mlp_n + l * M * d,
+                    a->att_lse + (size_t)l * B * c->n_heads * T, a->mlp_n + l * M * d,
                     a->mlp_rstd + l * M, a->pre_g ? a->pre_g + l * M * F : NULL,
                     a->pre_u + l * M * F, a->act + l * M * F};
     return L;
 }
 
-int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
-                  model_loss *loss) {
+/* The layers and the final norm: everything up to the head. */
+static int forward_body(model *m, const int32_t *tok, const int32_t *target, int B, int T) {
     const model_config *c = &m->cfg;
     if (B < 1 || B > m->B || T < 1 || T > m->T) return -1;
     int M = B * T, d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
-    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim, V = c->vocab_size;
+    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim;
     real eps = (real)c->norm_eps;
     size_t Md = (size_t)M * d, MF = (size_t)M * F;
     activations *a = &m->a;
@@ -376,7 +382,7 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
         const int *t = m->layer_t[l];
         layer_acts L = layer_acts_of(m, l, B, T);
         real *x = L.x, *mid = L.mid, *an = L.an, *ar = L.ar, *q = L.q, *k = L.k, *v = L.v;
-        real *att = L.att, *probs = L.probs, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
+        real *att = L.att, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
 
         rmsnorm_fwd(an, ar, x, PARAM(t[K_ATTN_NORM]), M, d, eps);
         matmul_fwd(q, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
@@ -384,7 +390,7 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
         matmul_fwd(v, an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
         rope_fwd(q, m->rope_cos, m->rope_sin, B, T, H, hd);
         rope_fwd(k, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
-        attention_fwd(att, probs, q, k, v, B, T, H, Hkv, hd);
+        attention_fwd(att, L.lse, a->att_scratch, q, k, v, B, T, H, Hkv, hd);
         matmul_fwd(mid, att, MAT(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
         add_inplace(mid, x, Md);
 
@@ -403,15 +409,54 @@ int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, in
     }
     rmsnorm_fwd(a->final_n, a->final_rstd, a->resid + (size_t)c->n_layers * Md,
                 PARAM(m->t_final_norm), M, d, eps);
-    matmul_fwd(a->logits, a->final_n, MAT(m->t_head), m->scale[m->t_head], M, d, V);
-    if (target && loss) {
-        double ce, z;
-        int n = xent_fwd(&ce, &z, a->lse, a->logits, target, M, V);
-        loss->rows = n;
-        loss->ce = n ? ce / n : 0;
-        loss->z = n ? z / n : 0;
-    }
     return 0;
+}
+
+/* The head and the loss, head_rows at a time, so the B*T x V logits never
+ * exist at once.  With grad, each chunk's logits turn into their gradient
+ * right away (the loss weights are known before the forward: the counted
+ * rows come from the targets), giving dW_p and d(final_n) into d_tmp. */
+static void head_loss(model *m, const int32_t *target, real weight, real zcoef, int grad,
+                      model_loss *loss) {
+    const model_config *c = &m->cfg;
+    int M = m->cur_B * m->cur_T, d = c->d_model, V = c->vocab_size, rows = 0;
+    activations *a = &m->a;
+    for (int i = 0; i < M; i++) rows += target[i] >= 0;
+    real rw = rows ? weight / rows : 0;
+    double ce = 0, z = 0;
+    for (int r0 = 0; r0 < M; r0 += m->head_rows) {
+        int n = M - r0 < m->head_rows ? M - r0 : m->head_rows;
+        double ce_c, z_c;
+        matmul_fwd(a->logits, a->final_n + (size_t)r0 * d, MAT(m->t_head), m->scale[m->t_head], n,
+                   d, V);
+        xent_fwd(&ce_c, &z_c, a->lse + r0, a->logits, target + r0, n, V);
+        ce += ce_c;
+        z += z_c;
+        if (!grad) continue;
+        xent_bwd(a->logits, a->lse + r0, target + r0, n, V, rw, zcoef);
+        matmul_bwd(a->d_tmp + (size_t)r0 * d, GRAD(m->t_head), a->logits,
+                   a->final_n + (size_t)r0 * d, MAT(m->t_head), m->scale[m->t_head], n, d, V, 0);
+    }
+    loss->rows = rows;
+    loss->ce = rows ? ce / rows : 0;
+    loss->z = rows ? z / rows : 0;
+}
+
+int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
+                  model_loss *loss) {
+    if (forward_body(m, tok, target, B, T)) return -1;
+    if (target && loss) head_loss(m, target, 0, 0, 0, loss);
+    return 0;
+}
+
+void model_set_head_rows(model *m, int rows) {
+    if (rows >= 1 && rows <= m->head_rows) m->head_rows = rows;
+}
+
+void model_logits(const model *m, int row0, int n, real *out) {
+    const model_config *c = &m->cfg;
+    matmul_fwd(out, m->a.final_n + (size_t)row0 * c->d_model, MAT(m->t_head),
+               m->scale[m->t_head], n, c->d_model, c->vocab_size);
 }
 
 struct kv_cache {
@@ -508,24 +553,21 @@ const int32_t *model_last_tokens(const model *m, int *M) {
     return m->cur_tok;
 }
 
-void model_backward(model *m, real row_weight, real zcoef) {
+/* Everything below the head, whose gradient head_loss left in d_tmp. */
+static void backward_body(model *m) {
     const model_config *c = &m->cfg;
     int B = m->cur_B, T = m->cur_T, M = B * T, d = c->d_model, H = c->n_heads;
     int Hkv = c->n_kv_heads, hd = d / H, qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim;
-    int V = c->vocab_size;
     size_t Md = (size_t)M * d, MF = (size_t)M * F;
     activations *a = &m->a;
 
-    xent_bwd(a->logits, a->lse, m->cur_target, M, V, row_weight, zcoef);
-    matmul_bwd(a->d_tmp, GRAD(m->t_head), a->logits, a->final_n, MAT(m->t_head),
-               m->scale[m->t_head], M, d, V, 0);
     rmsnorm_bwd(a->d_resid, GRAD(m->t_final_norm), a->d_tmp, a->resid + (size_t)c->n_layers * Md,
                 PARAM(m->t_final_norm), a->final_rstd, M, d, 0);
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const int *t = m->layer_t[l];
         layer_acts L = layer_acts_of(m, l, B, T);
         real *x = L.x, *mid = L.mid, *an = L.an, *ar = L.ar, *q = L.q, *k = L.k, *v = L.v;
-        real *att = L.att, *probs = L.probs, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
+        real *att = L.att, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
 
         /* d_resid = dL/d(out of layer l); the MLP branch adds to dL/d(mid) */
         matmul_bwd(a->dF_a, GRAD(t[K_WD]), a->d_resid, act, MAT(t[K_WD]), m->scale[t[K_WD]],
@@ -548,8 +590,8 @@ void model_backward(model *m, real row_weight, real zcoef) {
         /* d_resid = dL/d(mid); the attention branch adds to dL/dx */
         matmul_bwd(a->d_att, GRAD(t[K_WO]), a->d_resid, att, MAT(t[K_WO]), m->scale[t[K_WO]],
                    M, qdim, d, 0);
-        attention_bwd(a->dq, a->dk, a->dv, a->att_scratch, a->d_att, probs, q, k, v, B, T, H,
-                      Hkv, hd);
+        attention_bwd(a->dq, a->dk, a->dv, a->att_scratch, a->d_att, att, L.lse, q, k, v, B, T,
+                      H, Hkv, hd);
         rope_bwd(a->dq, m->rope_cos, m->rope_sin, B, T, H, hd);
         rope_bwd(a->dk, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
         matmul_bwd(a->d_tmp, GRAD(t[K_WQ]), a->dq, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d,
@@ -562,4 +604,12 @@ void model_backward(model *m, real row_weight, real zcoef) {
                     d, 1);
     }
     embed_bwd(GRAD(m->t_embed), a->d_resid, m->cur_tok, M, d);
+}
+
+int model_forward_backward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
+                           real weight, real zcoef, model_loss *loss) {
+    if (forward_body(m, tok, target, B, T)) return -1;
+    head_loss(m, target, weight, zcoef, 1, loss);
+    if (loss->rows) backward_body(m);
+    return 0;
 }

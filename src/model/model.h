@@ -72,15 +72,23 @@ void model_init(model *m, uint64_t seed);
 void model_reparam_step(model *m);
 
 /* Forward pass over tok[B*T]; if target is non-NULL the loss is computed
- * (target < 0 = ignore).  Logits stay available until the next backward. */
+ * (target < 0 = ignore).  The head runs a chunk of rows at a time: the
+ * B*T x vocab logits are never held at once (model_logits computes rows of
+ * them on demand). */
 int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
                   model_loss *loss);
-const real *model_logits(const model *m);
-/* Backward of row_weight * sum_rows(CE + zcoef*lse^2) for the last forward;
- * ACCUMULATES into grads (call model_zero_grad first) the gradients of the
- * EFFECTIVE matrices.  After the last micro-batch, model_grads_finish turns
- * them into gradients of the stored parameters (matrices, gates). */
-void model_backward(model *m, real row_weight, real zcoef);
+/* Rows of logits per chunk (default: about 8 MiB of them); at most the
+ * planned B*T.  Tests make it small so that a short batch spans chunks. */
+void model_set_head_rows(model *m, int rows);
+/* Logits of rows row0..row0+n-1 of the last forward into out (n x vocab). */
+void model_logits(const model *m, int row0, int n, real *out);
+/* Training: forward and backward of weight * mean over the counted rows of
+ * (CE + zcoef*lse^2).  ACCUMULATES into grads (call model_zero_grad first)
+ * the gradients of the EFFECTIVE matrices; after the last micro-batch,
+ * model_grads_finish turns them into gradients of the stored parameters
+ * (matrices, gates).  Nothing is accumulated if no row is counted. */
+int model_forward_backward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
+                           real weight, real zcoef, model_loss *loss);
 void model_grads_finish(model *m);
 void model_zero_grad(model *m);
 /* The plain effective matrix of tensor i (scale and reparameterization folded

@@ -293,15 +293,15 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
     double ce = 0, z = 0;
     for (int mi = 0; mi < tc->grad_accum; mi++) {
         model_loss L;
-        if (model_forward(m, inp + mi * mb, tgt + mi * mb, B, T, &L)) {
+        /* mean over each micro-batch's rows, averaged over the micro-batches */
+        if (model_forward_backward(m, inp + mi * mb, tgt + mi * mb, B, T, (real)(1.0 / tc->grad_accum),
+                                   (real)tc->zloss, &L)) {
             snprintf(err, errlen, "batch shape %dx%d exceeds the planned one", B, T);
             return -1;
         }
         if (!L.rows) { snprintf(err, errlen, "step %ld: a micro-batch has no targets", step + 1); return -1; }
         ce += L.ce / tc->grad_accum;
         z += L.z / tc->grad_accum;
-        /* mean over each micro-batch's rows, averaged over the micro-batches */
-        model_backward(m, (real)(1.0 / ((double)L.rows * tc->grad_accum)), (real)tc->zloss);
     }
     model_grads_finish(m);
     st->loss = ce;
