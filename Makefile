@@ -70,6 +70,10 @@ build/fuzz/%: fuzz/%.c fuzz/fuzz_common.h build/fuzz/libwesar.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libwesar.a -o $@ $(BLAS_LIBS) -lcjson -lpcre2-8 -llzma -lm
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 
+# bench/speed.sh's ceilings: OpenBLAS sgemm and the bf16 kernel
+build/release/gemm_peak: bench/gemm_peak.c build/release/libwesar.a $(HDR)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/gemm_peak.c build/release/libwesar.a -o $@ $(LDLIBS)
+
 build/wesar: build/release/wesar
 	ln -sf release/wesar $@
 

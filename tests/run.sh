@@ -108,6 +108,11 @@ suite() {
 run "fp64/finite-differences" build/fp64/test_grad
 suite release
 run "release/resume after SIGKILL and SIGTERM" tests/resume.sh build/release/wesar "$WORK/resume"
+if [ -f "$DATA/tinyshakespeare/input.txt" ]; then
+    run "release/bf16 tracks fp32, resumes exactly" tests/bf16.sh build/release/wesar "$WORK/bf16" "$DATA"
+else
+    skip "bf16" "$DATA/tinyshakespeare/input.txt not found (set WESAR_DATA)"
+fi
 if [ "${WESAR_SKIP_FUZZ:-0}" = 1 ]; then
     skip "fuzz" "WESAR_SKIP_FUZZ=1"
 else

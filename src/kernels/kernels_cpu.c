@@ -1,5 +1,6 @@
 /* kernels_cpu.c - CPU backend: OpenBLAS for matrix products, OpenMP for the rest. */
 #include "kernels.h"
+#include "gemm_bf16.h"
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -30,13 +31,26 @@ extern float erff(float) __attribute__((simd("notinbranch")));
 extern float expf(float) __attribute__((simd("notinbranch")));
 #endif
 
+static int precision = PRECISION_FP32;
+
 void kernels_set_threads(int n) {
     if (n < 1) n = 1;
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
     openblas_set_num_threads(n);
+    if (precision == PRECISION_BF16 && gemm_bf16_reserve(n)) precision = PRECISION_FP32;
 }
+
+int kernels_set_precision(int p) {
+    if (p == PRECISION_BF16 && (!gemm_bf16_available() || gemm_bf16_reserve(kernels_threads())))
+        return -1;
+    if (p != PRECISION_FP32 && p != PRECISION_BF16) return -1;
+    precision = p;
+    return 0;
+}
+
+int kernels_precision(void) { return precision; }
 
 int kernels_threads(void) {
 #ifdef _OPENMP
@@ -62,14 +76,28 @@ static int thread_range(size_t n, size_t *lo, size_t *hi) {
     return it;
 }
 
+#ifdef WESAR_FP64
+#define BF16(call) ((void)0)
+#else
+#define BF16(call) do { if (precision == PRECISION_BF16) { call; return; } } while (0)
+#endif
+
 void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
                 int M, int K, int N) {
+    BF16(gemm_bf16(0, 1, M, N, K, alpha, inp, K, W, K, 0, out, N));
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, inp, K, W, K,
          0, out, N);
 }
 
 void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
                 const real *W, real alpha, int M, int K, int N, int accumulate) {
+#ifndef WESAR_FP64
+    if (precision == PRECISION_BF16) {
+        if (dinp) gemm_bf16(0, 0, M, K, N, alpha, dout, N, W, K, accumulate ? 1 : 0, dinp, K);
+        if (dW) gemm_bf16(1, 0, N, K, M, 1, dout, N, inp, K, 1, dW, K);
+        return;
+    }
+#endif
     if (dinp)
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, alpha, dout, N,
              W, K, accumulate ? 1 : 0, dinp, K);

@@ -77,7 +77,7 @@ void model_reparam_step(model *m);
  * them on demand). */
 int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
                   model_loss *loss);
-/* Rows of logits per chunk (default: about 8 MiB of them); at most the
+/* Rows of logits per chunk (default: at most 128 MiB of them); at most the
  * planned B*T.  Tests make it small so that a short batch spans chunks. */
 void model_set_head_rows(model *m, int rows);
 /* Logits of rows row0..row0+n-1 of the last forward into out (n x vocab). */

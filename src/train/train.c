@@ -158,6 +158,15 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
         snprintf(err, n, "%s: at most %d, got '%s'", k, SPIKE_MAX_WINDOW, v);
         return -1;
     }
+    if (!strcmp(k, "precision")) {
+        int bf = !strcmp(v, "bf16");
+        if (!bf && strcmp(v, "fp32")) {
+            snprintf(err, n, "precision: expected fp32 or bf16, got '%s'", v);
+            return -1;
+        }
+        t->precision = bf ? PRECISION_BF16 : PRECISION_FP32;
+        return 0;
+    }
     if (!strcmp(k, "nesterov")) return p_flag(k, v, &t->nesterov, err, n);
     if (!strcmp(k, "inverse_bias_correction")) return p_flag(k, v, &t->inverse_bias_correction, err, n);
     if (!strcmp(k, "rrc_correction")) return p_flag(k, v, &t->rrc_correction, err, n);
@@ -211,6 +220,7 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "rrc_tokens", t->rrc_tokens);
     cJSON_AddNumberToObject(j, "seed", (double)t->seed);
     cJSON_AddNumberToObject(j, "threads", t->threads);
+    cJSON_AddStringToObject(j, "precision", t->precision == PRECISION_BF16 ? "bf16" : "fp32");
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     int n = snprintf(buf, len, "%s", text ? text : "{}");
@@ -726,6 +736,11 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     L.tc = tc;
 
     if (tc->threads) kernels_set_threads(tc->threads);
+    if (kernels_set_precision(tc->precision)) {
+        snprintf(err, errlen, "precision: bf16 needs a CPU with AVX-512 BF16 (avx512_bf16 in "
+                 "/proc/cpuinfo) and the fp32 build; this one has no bf16 kernel (use --precision fp32)");
+        return -1;
+    }
     L.rule = optim_find(tc->optim);
     if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return -1; }
     if (!tc->data[0]) { snprintf(err, errlen, "data: no training data given (--data DIR)"); return -1; }
@@ -945,6 +960,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     }
     rc = 0;
 done:
+    kernels_set_precision(PRECISION_FP32);
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);

@@ -35,6 +35,7 @@ typedef struct {
     int rrc_tokens;        /* token rows the RRC measure uses; 0: 1/8 of a step's, 64..1024 */
     uint64_t seed;
     int threads;           /* 0 = all cores */
+    int precision;         /* PRECISION_FP32 or PRECISION_BF16 (kernels.h): matmul operands */
     int quiet;
 } train_config;
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# bench/speed.sh - training-step throughput of wesar (fp32 and bf16) and of
+# the PyTorch reference (python3-torch, eager, same config and threads) in one
+# run: tokens/s, the ratio to PyTorch, achieved GFLOP/s, MFU against the sgemm
+# ceiling measured here, and peak resident memory of each process.
+#   usage: bench/speed.sh [STEPS]     (THREADS=2; CONFIGS="tiny d384 gpt2-small")
+# FLOPs per token: 6 * (matrix parameters except the embedding lookup)
+# + 12 * n_layers * d_model * T (attention, counted unmasked as nanoGPT/PaLM do).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${1:-4}
+THREADS=${THREADS:-2}
+CONFIGS=${CONFIGS:-"tiny d384 gpt2-small"}
+make -s build/release/wesar build/release/gemm_peak
+W=build/release/wesar
+TMP=$(mktemp -d /tmp/wesar_bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+PY=""
+for py in /usr/bin/python3 python3; do "$py" -c 'import torch' 2> /dev/null && { PY=$py; break; }; done
+[ -n "$PY" ] || { echo "bench/speed.sh needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+
+# random llm.c shard: 256 int32 header, uint16 tokens
+make_shard() { # VOCAB FILE
+    "$PY" -c '
+import sys, numpy as np
+v, path = int(sys.argv[1]), sys.argv[2]
+n = 2_000_000
+h = np.zeros(256, np.int32); h[0], h[1], h[2] = 20240520, 1, n
+tok = np.random.default_rng(0).integers(0, v, n, dtype=np.uint16)
+with open(path, "wb") as f: f.write(h.tobytes()); f.write(tok.tobytes())
+' "$1" "$2"
+}
+# peak RSS (MiB) of a command, which runs with its output to $TMP/out
+peak_rss() {
+    "$PY" -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as out: subprocess.run(sys.argv[2:], check=True, stdout=out)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$TMP/out" "$@"
+}
+# median of the "ms" of steps 2.. of a run's log (step 1 pays the page faults)
+median_ms() {
+    sed -n 's/.*"ms":\([0-9.]*\).*/\1/p' "$1" | tail -n +2 | sort -n |
+        awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
+}
+
+read -r _ SGEMM < <(build/release/gemm_peak "$THREADS" | grep sgemm)
+read -r _ BF16 < <(build/release/gemm_peak "$THREADS" | grep bf16)
+echo "ceilings, $THREADS threads, 2048^3: OpenBLAS sgemm $SGEMM GFLOP/s, wesar bf16 kernel $BF16 GFLOP/s"
+echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; torch $("$PY" -c 'import torch; print(torch.__version__)'); $STEPS steps, median of steps 2.."
+printf '%-11s %3s %5s  %-10s %9s %8s %8s %10s %9s\n' config B T engine "tok/s" "x torch" "GFLOP/s" "MFU sgemm" "peak MiB"
+for name in $CONFIGS; do
+    case $name in
+        tiny) args="--preset tiny"; B=16 T=256 ;;
+        d384) args="--preset tiny --d-model 384 --n-layers 6 --n-heads 6 --n-kv-heads 6 --ffn-dim 1536 --seq-len 256 --vocab-size 50257"; B=8 T=256 ;;
+        gpt2-small) args="--preset gpt2-small"; B=2 T=1024 ;;
+        *) echo "unknown config $name" >&2; exit 1 ;;
+    esac
+    cfg=$("$W" info $args | sed -n 's/^config: //p')
+    fpt=$("$PY" -c '
+import json, sys
+c = json.loads(sys.argv[1]); T = int(sys.argv[2])
+d, F, L, V = c["d_model"], c["ffn_dim"], c["n_layers"], c["vocab_size"]
+hd = d // c["n_heads"]; kv = c["n_kv_heads"] * hd
+layer = 2 * d * d + 2 * d * kv + (3 if c["mlp"] == "swiglu" else 2) * d * F
+print(6 * (L * layer + V * d) + 12 * L * d * T)' "$cfg" "$T")
+    V=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["vocab_size"])' "$cfg")
+    mkdir -p "$TMP/$name"
+    make_shard "$V" "$TMP/$name/bench_train.bin"
+    tms=""
+    for engine in torch "wesar fp32" "wesar bf16"; do
+        if [ "$engine" = torch ]; then
+            rss=$(peak_rss "$PY" bench/torch_step.py "$cfg" "$B" "$T" "$STEPS" "$THREADS")
+            ms=$(sed -n 's/ms_per_step //p' "$TMP/out")
+            tms=$ms
+        else
+            prec=${engine#wesar }
+            [ "$prec" = bf16 ] && [ "${BF16%.*}" = 0 ] && { echo "$name: no bf16 kernel on this machine"; continue; }
+            rm -rf "$TMP/run"
+            rss=$(peak_rss "$W" train $args --data "$TMP/$name" --out "$TMP/run" --batch-size "$B" \
+                  --train-seq-len "$T" --steps "$STEPS" --warmup 0 --threads "$THREADS" --ckpt-final 0 \
+                  --precision "$prec" --quiet)
+            ms=$(median_ms "$TMP/run/log.jsonl")
+        fi
+        awk -v c="$name" -v b="$B" -v t="$T" -v e="$engine" -v ms="$ms" -v tms="$tms" -v f="$fpt" \
+            -v peak="$SGEMM" -v rss="$rss" 'BEGIN {
+            tps = b * t / (ms / 1000); g = tps * f / 1e9;
+            printf "%-11s %3d %5d  %-10s %9.0f %7.2fx %8.1f %9.0f%% %9d\n", c, b, t, e, tps, tms / ms, g, 100 * g / peak, rss }'
+    done
+done
