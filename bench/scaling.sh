@@ -4,7 +4,8 @@
 # the layers, not the 257-row head, set the cost).  If the time were linear in
 # the FLOPs, GFLOP/s would stay flat: where it falls, something other than the
 # matrix products (memory-bound element-wise work, attention's softmax,
-# small-matrix overhead) is taking over.
+# small-matrix overhead) is taking over.  Telemetry is off (--telemetry-every 0):
+# bench/telemetry.sh measures it.
 #   usage: bench/scaling.sh [STEPS]     (THREADS=2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ one() { # D T N PREC
     rm -rf "$TMP/run"
     "$W" train --preset tiny --data "$TMP" --out "$TMP/run" --d-model "$d" --n-layers "$N" --n-heads "$H" \
         --n-kv-heads "$H" --ffn-dim $((4 * d)) --seq-len "$T" --batch-size "$B" --steps "$STEPS" --warmup 0 \
-        --threads "$THREADS" --ckpt-final 0 --val-every 0 --precision "$prec" --quiet
+        --threads "$THREADS" --ckpt-final 0 --val-every 0 --telemetry-every 0 --precision "$prec" --quiet
     ms=$(sed -n 's/.*"ms":\([0-9.]*\).*/\1/p' "$TMP/run/log.jsonl" | tail -n +2 | sort -n |
          awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
     awk -v d="$d" -v t="$T" -v n="$N" -v b="$B" -v h="$H" -v p="$prec" -v ms="$ms" -v peak="$SGEMM" 'BEGIN {
@@ -35,6 +36,6 @@ one() { # D T N PREC
         printf "%-6d %5d %3d %5d %5d  %-5s %8.0f %8.1f %5.0f%%\n", d, t, n, b, h, p, tps, g, 100 * g / peak }'
 }
 echo "-- width (T=256, 4 layers)"
-for d in 128 256 512 768 1024; do for p in fp32 bf16; do one "$d" 256 4 "$p"; done; done
+for d in 128 256 512 1024; do for p in fp32 bf16; do one "$d" 256 4 "$p"; done; done
 echo "-- sequence length (d=512, 4 layers)"
-for T in 128 512 1024 2048; do for p in fp32 bf16; do one 512 "$T" 4 "$p"; done; done
+for T in 128 1024 2048; do for p in fp32 bf16; do one 512 "$T" 4 "$p"; done; done

@@ -47,6 +47,7 @@ static const char *USAGE =
     "             --nesterov --inverse-bias-correction --rrc-correction (Lion family;\n"
     "               all three RECONSTRUCTED from the paper's description, see README)\n"
     "             log_every val_every val_batches ckpt_every ckpt_final keep seed threads\n"
+    "             precision (fp32|bf16: bf16 operands, fp32 accumulation; AVX-512 BF16)\n"
     "             on_spike (log|rollback) on_nan (stop|rollback) spike_window spike_k\n"
     "             max_rollbacks (rollback: to the newest checkpoint before the failed step,\n"
     "             skipping the batches in between; give up after that many in a row)\n"
