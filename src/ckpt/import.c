@@ -80,7 +80,7 @@ static float bf16_to_f32(uint16_t h) {
     return f;
 }
 
-model *import_hf(const char *dir, int B, int T, char *err, size_t errlen) {
+static model *import_dir(const char *dir, int B, int T, char *err, size_t errlen) {
     char path[1200];
     model_config c;
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -180,4 +180,12 @@ fail:
     if (fd >= 0) close(fd);
     model_free(m);
     return NULL;
+}
+
+model *import_hf(const char *dir, int B, int T, char *err, size_t errlen) {
+    err[0] = 0;
+    model *m = import_dir(dir, B, T, err, errlen);
+    if (!m && !err[0]) snprintf(err, errlen, "%s: cannot load the export", dir);
+    if (!m) err_printable(err); /* values from config.json are quoted in the messages */
+    return m;
 }
