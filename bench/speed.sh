@@ -4,14 +4,14 @@
 # run: tokens/s, the ratio to PyTorch, achieved GFLOP/s, MFU against the sgemm
 # ceiling measured here, and peak resident memory of each process.
 #   usage: bench/speed.sh [STEPS]     (THREADS=2; CONFIGS="tiny d384 gpt2-small")
-# FLOPs per token: 6 * (matrix parameters except the embedding lookup)
-# + 12 * n_layers * d_model * T (attention, counted unmasked as nanoGPT/PaLM do).
+# FLOPs per token: flops_per_token in bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-4}
 THREADS=${THREADS:-2}
 CONFIGS=${CONFIGS:-"tiny d384 gpt2-small"}
 make -s build/release/wesar build/release/gemm_peak
+source bench/lib.sh
 W=build/release/wesar
 TMP=$(mktemp -d /tmp/wesar_bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
@@ -37,14 +37,9 @@ import resource, subprocess, sys
 with open(sys.argv[1], "w") as out: subprocess.run(sys.argv[2:], check=True, stdout=out)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$TMP/out" "$@"
 }
-# median of the "ms" of steps 2.. of a run's log (step 1 pays the page faults)
-median_ms() {
-    sed -n 's/.*"ms":\([0-9.]*\).*/\1/p' "$1" | tail -n +2 | sort -n |
-        awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
-}
-
-read -r _ SGEMM < <(build/release/gemm_peak "$THREADS" | grep sgemm)
-read -r _ BF16 < <(build/release/gemm_peak "$THREADS" | grep bf16)
+peaks=$(build/release/gemm_peak "$THREADS")
+SGEMM=$(echo "$peaks" | sed -n 's/^sgemm_gflops //p')
+BF16=$(echo "$peaks" | sed -n 's/^bf16_gflops //p')
 echo "ceilings, $THREADS threads, 2048^3: OpenBLAS sgemm $SGEMM GFLOP/s, wesar bf16 kernel $BF16 GFLOP/s"
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; torch $("$PY" -c 'import torch; print(torch.__version__)'); $STEPS steps, median of steps 2.."
 printf '%-11s %3s %5s  %-10s %9s %8s %8s %10s %9s\n' config B T engine "tok/s" "x torch" "GFLOP/s" "MFU sgemm" "peak MiB"
@@ -56,14 +51,8 @@ for name in $CONFIGS; do
         *) echo "unknown config $name" >&2; exit 1 ;;
     esac
     cfg=$("$W" info $args | sed -n 's/^config: //p')
-    fpt=$("$PY" -c '
-import json, sys
-c = json.loads(sys.argv[1]); T = int(sys.argv[2])
-d, F, L, V = c["d_model"], c["ffn_dim"], c["n_layers"], c["vocab_size"]
-hd = d // c["n_heads"]; kv = c["n_kv_heads"] * hd
-layer = 2 * d * d + 2 * d * kv + (3 if c["mlp"] == "swiglu" else 2) * d * F
-print(6 * (L * layer + V * d) + 12 * L * d * T)' "$cfg" "$T")
-    V=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["vocab_size"])' "$cfg")
+    fpt=$(flops_per_token "$cfg" "$T")
+    V=$(echo "$cfg" | sed 's/.*"vocab_size":\([0-9]*\).*/\1/')
     mkdir -p "$TMP/$name"
     make_shard "$V" "$TMP/$name/bench_train.bin"
     tms=""

@@ -11,14 +11,12 @@
 #include "gemm_bf16.h"
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #if defined(__x86_64__) && !defined(WESAR_FP64) && (defined(__GNUC__) && __GNUC__ >= 10)
 #include <immintrin.h>
-#define HAVE_BF16_KERNEL 1
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 #define MR 16
@@ -29,6 +27,14 @@
 
 static uint32_t *b_pack, *a_pack; /* workspace: one B block, one A block per thread */
 static int a_threads;
+
+static int omp_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 int gemm_bf16_available(void) {
     __builtin_cpu_init();
@@ -111,7 +117,8 @@ void gemm_bf16(int transA, int transB, int M, int N, int K, float alpha, const f
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
             float bet = pc == 0 ? beta : 1;
-#pragma omp parallel
+            /* never more threads than there are A buffers */
+#pragma omp parallel num_threads(a_threads < omp_threads() ? a_threads : omp_threads())
             {
 #pragma omp for schedule(static)
                 for (int jp = 0; jp < npan; jp++) {

@@ -5,8 +5,8 @@
  * operands are rounded to bf16 (nearest even) as they are packed, products
  * are accumulated in fp32.  op(A)[i][k] = transA ? A[k*lda+i] : A[i*lda+k];
  * op(B)[k][j] = transB ? B[j*ldb+k] : B[k*ldb+j].  M, N, K >= 1.  Runs on the
- * calling OpenMP team's threads; gemm_bf16_reserve(threads) must have
- * succeeded first (it allocates the packing buffers, once). */
+ * OpenMP threads, at most as many as gemm_bf16_reserve(threads) has packing
+ * buffers for; a reserve must have succeeded first (buffers only grow). */
 #ifndef WESAR_GEMM_BF16_H
 #define WESAR_GEMM_BF16_H
 

@@ -39,7 +39,7 @@ void kernels_set_threads(int n) {
     omp_set_num_threads(n);
 #endif
     openblas_set_num_threads(n);
-    if (precision == PRECISION_BF16 && gemm_bf16_reserve(n)) precision = PRECISION_FP32;
+    if (precision == PRECISION_BF16) gemm_bf16_reserve(n); /* best effort: see gemm_bf16.h */
 }
 
 int kernels_set_precision(int p) {
@@ -76,34 +76,29 @@ static int thread_range(size_t n, size_t *lo, size_t *hi) {
     return it;
 }
 
-#ifdef WESAR_FP64
-#define BF16(call) ((void)0)
-#else
-#define BF16(call) do { if (precision == PRECISION_BF16) { call; return; } } while (0)
+/* The products of the linear layers and the head: OpenBLAS, or the bf16
+ * kernel under PRECISION_BF16.  (Attention calls GEMM directly: fp32.) */
+static void gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+                 const real *B, int ldb, real beta, real *C, int ldc) {
+#ifndef WESAR_FP64
+    if (precision == PRECISION_BF16) {
+        gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
 #endif
+    GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+         alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
                 int M, int K, int N) {
-    BF16(gemm_bf16(0, 1, M, N, K, alpha, inp, K, W, K, 0, out, N));
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, inp, K, W, K,
-         0, out, N);
+    gemm(0, 1, M, N, K, alpha, inp, K, W, K, 0, out, N);
 }
 
 void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
                 const real *W, real alpha, int M, int K, int N, int accumulate) {
-#ifndef WESAR_FP64
-    if (precision == PRECISION_BF16) {
-        if (dinp) gemm_bf16(0, 0, M, K, N, alpha, dout, N, W, K, accumulate ? 1 : 0, dinp, K);
-        if (dW) gemm_bf16(1, 0, N, K, M, 1, dout, N, inp, K, 1, dW, K);
-        return;
-    }
-#endif
-    if (dinp)
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, alpha, dout, N,
-             W, K, accumulate ? 1 : 0, dinp, K);
-    if (dW)
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, dout, N,
-             inp, K, 1, dW, K);
+    if (dinp) gemm(0, 0, M, K, N, alpha, dout, N, W, K, accumulate ? 1 : 0, dinp, K);
+    if (dW) gemm(1, 0, N, K, M, 1, dout, N, inp, K, 1, dW, K);
 }
 
 void embed_fwd(real *out, const int32_t *tok, const real *W_e, real scale,
@@ -222,10 +217,11 @@ static real *thread_scratch(real *scratch, int T) {
 #endif
 }
 
-/* S = scale * Q_blk K[0:n]^T, rows i0..i0+nq-1; masked to exp(S - lse)
- * (lse given) or to the row softmax (lse written).  Entries above the
- * diagonal are zero. */
-static void att_probs(real *S, real *lse, int given, const real *qh, const real *kb,
+/* S = scale * Q_blk K[0:n]^T, rows i0..i0+nq-1, turned into probabilities:
+ * exp(S - lse_in) in the backward, or the row softmax in the forward, whose
+ * log-sum-exp goes to lse_out (exactly one of the two is non-NULL).  Entries
+ * above the diagonal are zero. */
+static void att_probs(real *S, real *lse_out, const real *lse_in, const real *qh, const real *kb,
                       int i0, int nq, int n, int qs, int kvs, int hd, real scale) {
     GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n, hd, scale, qh + (size_t)i0 * qs, qs, kb,
          kvs, 0, S, n);
@@ -233,8 +229,8 @@ static void att_probs(real *S, real *lse, int given, const real *qh, const real 
         real *sr = S + (size_t)r * n;
         int last = i0 + r; /* keys 0..last */
         real ls;
-        if (given) {
-            ls = lse[i0 + r];
+        if (lse_in) {
+            ls = lse_in[i0 + r];
         } else {
             real mx = sr[0];
             double sum = 0;
@@ -242,7 +238,7 @@ static void att_probs(real *S, real *lse, int given, const real *qh, const real 
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j <= last; j++) sum += R_EXP(sr[j] - mx);
             ls = mx + (real)log(sum);
-            lse[i0 + r] = ls;
+            lse_out[i0 + r] = ls;
         }
 #pragma omp simd
         for (int j = 0; j <= last; j++) sr[j] = R_EXP(sr[j] - ls);
@@ -265,7 +261,7 @@ void attention_fwd(real *out, real *lse, real *scratch, const real *q, const rea
                 const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
                 const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
                 const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
-                att_probs(S, lse + ((size_t)b * H + h) * T, 0, qh, kb, i0, nq, n, qs, kvs, hd, scale);
+                att_probs(S, lse + ((size_t)b * H + h) * T, NULL, qh, kb, i0, nq, n, qs, kvs, hd, scale);
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, n, 1, S, n, vb, kvs, 0,
                      out + ((size_t)b * T + i0) * qs + (size_t)h * hd, qs);
             }
@@ -325,7 +321,7 @@ void attention_bwd(real *dq, real *dk, real *dv, real *scratch, const real *dout
                 for (int i0 = 0; i0 < T; i0 += ATT_QB) {
                     int nq = T - i0 < ATT_QB ? T - i0 : ATT_QB, n = i0 + nq;
                     const real *dob = doh + (size_t)i0 * qs;
-                    att_probs(P, (real *)lh, 1, qh, kb, i0, nq, n, qs, kvs, hd, scale);
+                    att_probs(P, NULL, lh, qh, kb, i0, nq, n, qs, kvs, hd, scale);
                     /* dV += P^T dO ;  dP = dO V^T */
                     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, nq, 1, P, n, dob, qs, 1,
                          dvb, kvs);

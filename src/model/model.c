@@ -39,7 +39,7 @@ struct model {
     int B, T;                  /* planned maximum */
     int head_rows;             /* rows of logits computed at a time */
     int cur_B, cur_T;          /* shape of the last forward */
-    const int32_t *cur_tok, *cur_target;
+    const int32_t *cur_tok;
     activations a;
     real *act_mem;
     size_t act_len;
@@ -365,7 +365,7 @@ static layer_acts layer_acts_of(model *m, int l, int B, int T) {
 }
 
 /* The layers and the final norm: everything up to the head. */
-static int forward_body(model *m, const int32_t *tok, const int32_t *target, int B, int T) {
+static int forward_body(model *m, const int32_t *tok, int B, int T) {
     const model_config *c = &m->cfg;
     if (B < 1 || B > m->B || T < 1 || T > m->T) return -1;
     int M = B * T, d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
@@ -376,7 +376,6 @@ static int forward_body(model *m, const int32_t *tok, const int32_t *target, int
     m->cur_B = B;
     m->cur_T = T;
     m->cur_tok = tok;
-    m->cur_target = target;
     model_effective(m);
 
     embed_fwd(a->resid, tok, MAT(m->t_embed), m->scale[m->t_embed], M, d);
@@ -434,7 +433,7 @@ static void head_loss(model *m, const int32_t *target, real weight, real zcoef, 
         xent_fwd(&ce_c, &z_c, a->lse + r0, a->logits, target + r0, n, V);
         ce += ce_c;
         z += z_c;
-        if (!grad) continue;
+        if (!grad || !rows) continue; /* no counted row: nothing to accumulate */
         xent_bwd(a->logits, a->lse + r0, target + r0, n, V, rw, zcoef);
         matmul_bwd(a->d_tmp + (size_t)r0 * d, GRAD(m->t_head), a->logits,
                    a->final_n + (size_t)r0 * d, MAT(m->t_head), m->scale[m->t_head], n, d, V, 0);
@@ -446,7 +445,7 @@ static void head_loss(model *m, const int32_t *target, real weight, real zcoef, 
 
 int model_forward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
                   model_loss *loss) {
-    if (forward_body(m, tok, target, B, T)) return -1;
+    if (forward_body(m, tok, B, T)) return -1;
     if (target && loss) head_loss(m, target, 0, 0, 0, loss);
     return 0;
 }
@@ -610,7 +609,7 @@ static void backward_body(model *m) {
 
 int model_forward_backward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
                            real weight, real zcoef, model_loss *loss) {
-    if (forward_body(m, tok, target, B, T)) return -1;
+    if (forward_body(m, tok, B, T)) return -1;
     head_loss(m, target, weight, zcoef, 1, loss);
     if (loss->rows) backward_body(m);
     return 0;

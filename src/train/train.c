@@ -736,11 +736,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     L.tc = tc;
 
     if (tc->threads) kernels_set_threads(tc->threads);
-    if (kernels_set_precision(tc->precision)) {
-        snprintf(err, errlen, "precision: bf16 needs a CPU with AVX-512 BF16 (avx512_bf16 in "
-                 "/proc/cpuinfo) and the fp32 build; this one has no bf16 kernel (use --precision fp32)");
-        return -1;
-    }
+
     L.rule = optim_find(tc->optim);
     if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return -1; }
     if (!tc->data[0]) { snprintf(err, errlen, "data: no training data given (--data DIR)"); return -1; }
@@ -766,6 +762,12 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     m = model_create(mc, err, errlen);
     if (!m) return -1;
     L.m = m;
+    /* set here, after the last early return: `done` puts fp32 back */
+    if (kernels_set_precision(tc->precision)) {
+        snprintf(err, errlen, "precision: bf16 needs a CPU with AVX-512 BF16 (avx512_bf16 in "
+                 "/proc/cpuinfo) and the fp32 build; this one has no bf16 kernel (use --precision fp32)");
+        goto done;
+    }
     const model_config *c = model_cfg(m);
     int B = tc->batch_size, T = tc->seq_len ? tc->seq_len : c->seq_len;
     if (T > c->seq_len) {
