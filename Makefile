@@ -21,37 +21,59 @@ MVEC := $(if $(wildcard /usr/lib/$(MULTIARCH)/libmvec.so),-lmvec)
 LDLIBS := $(BLAS_LIBS) -lcjson -lpcre2-8 -llzma $(MVEC) -lm -fopenmp
 
 SRC := $(wildcard src/kernels/*.c src/model/*.c src/reparam/*.c src/optim/*.c src/data/*.c \
-                  src/ckpt/*.c src/train/*.c src/report/*.c src/infer/*.c src/util/*.c)
+                  src/ckpt/*.c src/train/*.c src/report/*.c src/infer/*.c src/util/*.c src/dist/*.c)
 HDR := $(wildcard src/*/*.h)
 TESTS := test_units test_methods test_overfit ref_dump optim_dump tok_dump
 
+# Data parallelism over MPI (src/dist): compiled in when mpicc is found
+# (Debian: libopenmpi-dev openmpi-bin), or forced with MPI=1 / MPI=0.
+MPICC := $(shell command -v mpicc 2>/dev/null)
+MPI ?= $(if $(MPICC),1,0)
+ifeq ($(MPI),1)
+ifeq ($(MPICC),)
+$(error MPI=1 but mpicc was not found: apt-get install libopenmpi-dev openmpi-bin)
+endif
+MPI_CFLAGS := -DWESAR_MPI $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c)
+endif
+
 # Three builds of the same sources: release (fp32), fp64 (finite differences),
-# asan (address + undefined behaviour sanitizers).
+# asan (address + undefined behaviour sanitizers).  release and fp64 take MPI
+# when it is on; asan never does (OpenMPI's own allocations would drown the
+# leak report), so the suite also runs the build without MPI.
 VARIANTS := release fp64 asan
-CFLAGS_release := $(OPT)
-CFLAGS_fp64 := -O2 -DWESAR_FP64
+CFLAGS_release := $(OPT) $(MPI_CFLAGS)
+CFLAGS_fp64 := -O2 -DWESAR_FP64 $(MPI_CFLAGS)
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LIBS_release := $(MPI_LIBS)
+LIBS_fp64 := $(MPI_LIBS)
 
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
-.PHONY: all test test-fast fuzz clean
+.PHONY: all test test-fast fuzz clean FORCE
 .PRECIOUS: build/%.o
 .SECONDARY: $(foreach v,$(VARIANTS),$(addprefix build/$(v)/obj/tests/,$(addsuffix .o,$(TESTS) test_grad)))
 all: build/release/wesar
 
+# build/<variant>/flags holds the variant's compiler flags and changes only
+# when they do (make MPI=0 after MPI=1 rebuilds instead of mixing objects).
 define variant
-build/$(1)/obj/%.o: src/%.c $(HDR)
+build/$(1)/flags: FORCE
+	@mkdir -p $$(dir $$@)
+	@echo '$$(CC) $$(CFLAGS_BASE) $$(CFLAGS_$(1)) $$(LIBS_$(1))' | cmp -s - $$@ || \
+	 echo '$$(CC) $$(CFLAGS_BASE) $$(CFLAGS_$(1)) $$(LIBS_$(1))' > $$@
+build/$(1)/obj/%.o: src/%.c $(HDR) build/$(1)/flags
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS_BASE) $$(CFLAGS_$(1)) -c $$< -o $$@
-build/$(1)/obj/tests/%.o: tests/%.c $(HDR)
+build/$(1)/obj/tests/%.o: tests/%.c $(HDR) build/$(1)/flags
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS_BASE) $$(CFLAGS_$(1)) -Isrc -c $$< -o $$@
 build/$(1)/libwesar.a: $(patsubst src/%.c,build/$(1)/obj/%.o,$(SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
 build/$(1)/wesar: build/$(1)/obj/cli/main.o build/$(1)/libwesar.a
-	$$(CC) $$(CFLAGS_$(1)) $$^ -o $$@ $$(LDLIBS)
+	$$(CC) $$(CFLAGS_$(1)) $$^ -o $$@ $$(LDLIBS) $$(LIBS_$(1))
 build/$(1)/%: build/$(1)/obj/tests/%.o build/$(1)/libwesar.a
-	$$(CC) $$(CFLAGS_$(1)) $$^ -o $$@ $$(LDLIBS)
+	$$(CC) $$(CFLAGS_$(1)) $$^ -o $$@ $$(LDLIBS) $$(LIBS_$(1))
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant,$(v))))
 
@@ -72,7 +94,7 @@ fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 
 # bench/speed.sh's ceilings: OpenBLAS sgemm and the bf16 kernel
 build/release/gemm_peak: bench/gemm_peak.c build/release/libwesar.a $(HDR)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/gemm_peak.c build/release/libwesar.a -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/gemm_peak.c build/release/libwesar.a -o $@ $(LDLIBS) $(LIBS_release)
 
 build/wesar: build/release/wesar
 	ln -sf release/wesar $@

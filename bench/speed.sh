@@ -13,23 +13,8 @@ CONFIGS=${CONFIGS:-"tiny d384 gpt2-small"}
 make -s build/release/wesar build/release/gemm_peak
 source bench/lib.sh
 W=build/release/wesar
-TMP=$(mktemp -d /tmp/wesar_bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-PY=""
-for py in /usr/bin/python3 python3; do "$py" -c 'import torch' 2> /dev/null && { PY=$py; break; }; done
-[ -n "$PY" ] || { echo "bench/speed.sh needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+bench_setup_torch speed
 
-# random llm.c shard: 256 int32 header, uint16 tokens
-make_shard() { # VOCAB FILE
-    "$PY" -c '
-import sys, numpy as np
-v, path = int(sys.argv[1]), sys.argv[2]
-n = 2_000_000
-h = np.zeros(256, np.int32); h[0], h[1], h[2] = 20240520, 1, n
-tok = np.random.default_rng(0).integers(0, v, n, dtype=np.uint16)
-with open(path, "wb") as f: f.write(h.tobytes()); f.write(tok.tobytes())
-' "$1" "$2"
-}
 # peak RSS (MiB) of a command, which runs with its output to $TMP/out
 peak_rss() {
     "$PY" -c '
@@ -44,13 +29,7 @@ echo "ceilings, $THREADS threads, 2048^3: OpenBLAS sgemm $SGEMM GFLOP/s, wesar b
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; torch $("$PY" -c 'import torch; print(torch.__version__)'); $STEPS steps, median of steps 2.."
 printf '%-11s %3s %5s  %-10s %9s %8s %8s %10s %9s\n' config B T engine "tok/s" "x torch" "GFLOP/s" "MFU sgemm" "peak MiB"
 for name in $CONFIGS; do
-    case $name in
-        tiny) args="--preset tiny"; B=16 T=256 ;;
-        d384) args="--preset tiny --d-model 384 --n-layers 6 --n-heads 6 --n-kv-heads 6 --ffn-dim 1536 --seq-len 256 --vocab-size 50257"; B=8 T=256 ;;
-        gpt2-small) args="--preset gpt2-small"; B=2 T=1024 ;;
-        *) echo "unknown config $name" >&2; exit 1 ;;
-    esac
-    cfg=$("$W" info $args | sed -n 's/^config: //p')
+    bench_config "$name"
     fpt=$(flops_per_token "$cfg" "$T")
     V=$(echo "$cfg" | sed 's/.*"vocab_size":\([0-9]*\).*/\1/')
     mkdir -p "$TMP/$name"

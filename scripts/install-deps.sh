@@ -6,10 +6,12 @@ set -euo pipefail
 # chromium (+ fonts-liberation, which --no-install-recommends leaves out): tests/report.sh renders
 # `wesar report` headless and checks the screenshot; libpcre2-dev: the gpt2 pre-tokenizer;
 # python3-regex: the independent GPT-2 encoder in tests/ref/check_gpt2.py; liblzma-dev: `wesar prepare`
-# streams .xz; python3-sentencepiece: libsentencepiece, the reference in tests/ref/check_spm.py
+# streams .xz; python3-sentencepiece: libsentencepiece, the reference in tests/ref/check_spm.py;
+# libopenmpi-dev + openmpi-bin: data-parallel training (src/dist, tests/mpi.sh), and openssh-client,
+# without which OpenMPI's mpirun refuses to start even on one machine (plm_rsh_agent not found)
 PKGS=(gcc make libc6-dev libopenblas-openmp-dev libcjson-dev python3 python3-numpy python3-torch curl xz-utils
       clang libclang-rt-14-dev util-linux chromium fonts-liberation libpcre2-dev python3-regex liblzma-dev
-      python3-sentencepiece)
+      python3-sentencepiece libopenmpi-dev openmpi-bin openssh-client)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")

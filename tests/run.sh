@@ -108,6 +108,12 @@ suite() {
 run "fp64/finite-differences" build/fp64/test_grad
 suite release
 run "release/resume after SIGKILL and SIGTERM" tests/resume.sh build/release/wesar "$WORK/resume"
+if ! grep -q -- -DWESAR_MPI build/release/flags 2> /dev/null; then
+    skip "mpi" "build/release has no MPI (apt-get install libopenmpi-dev openmpi-bin openssh-client; make)"
+else
+    run "release/mpi: P=2 = P=1, ZeRO-1, resume across P, dead rank" tests/mpi.sh build/release/wesar \
+        build/asan/wesar "$WORK/mpi"
+fi
 if [ -f "$DATA/tinyshakespeare/input.txt" ]; then
     run "release/bf16 tracks fp32, resumes exactly" tests/bf16.sh build/release/wesar "$WORK/bf16" "$DATA"
 else

@@ -21,6 +21,17 @@ static int write_reals(atomic_file *f, const real *x, size_t n) {
     return 0;
 }
 
+static int write_state(atomic_file *f, const ckpt_extra *x, size_t total) {
+    if (!x->state_next) return write_reals(f, x->state, total);
+    for (size_t done = 0; done < total;) {
+        size_t n = 0;
+        const real *p = x->state_next(x->state_ctx, &n);
+        if (!p || !n || n > total - done || write_reals(f, p, n)) return -1;
+        done += n;
+    }
+    return 0;
+}
+
 int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t errlen) {
     char cfgj[1024];
     config_to_json(model_cfg(m), cfgj, sizeof cfgj);
@@ -53,7 +64,7 @@ int ckpt_save(const char *path, model *m, const ckpt_extra *x, char *err, size_t
              atomic_write(&f, hs, hl) ||
              write_reals(&f, model_params(m), model_num_params(m)) ||
              write_reals(&f, model_scales(m), (size_t)model_num_tensors(m)) ||
-             (x->n_state && write_reals(&f, x->state, (size_t)x->n_state * model_num_params(m)));
+             (x->n_state && write_state(&f, x, (size_t)x->n_state * model_num_params(m)));
     uint32_t crc = f.crc;
     if (!rc) rc = atomic_write(&f, &crc, 4);
     free(hs);
@@ -221,6 +232,7 @@ static int read_reals(reader *r, real *x, size_t n) {
 int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errlen) {
     reader r;
     model_config cfg;
+    size_t want_lo = x->state_lo, want_n = x->state_n;
     memset(x, 0, sizeof *x);
     /* checksum first: a damaged file never touches the model */
     if (ckpt_verify(path, err, errlen)) return -1;
@@ -264,13 +276,17 @@ int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errle
             rc = -1;
         }
     }
+    if (!want_n || want_lo + want_n > np) want_lo = 0, want_n = np;
     if (!rc && x->n_state) {
-        x->state = malloc((size_t)x->n_state * np * sizeof(real));
+        x->state = malloc((size_t)x->n_state * want_n * sizeof(real));
         if (!x->state) { snprintf(err, errlen, "out of memory"); rc = -1; }
     }
-    if (!rc && (read_reals(&r, model_params(m), np) ||
-                read_reals(&r, model_scales(m), (size_t)model_num_tensors(m)) ||
-                (x->n_state && read_reals(&r, x->state, (size_t)x->n_state * np)))) {
+    int bad = !rc && (read_reals(&r, model_params(m), np) ||
+                      read_reals(&r, model_scales(m), (size_t)model_num_tensors(m)));
+    for (int k = 0; !rc && !bad && k < x->n_state; k++)
+        bad = read_reals(&r, NULL, want_lo) || read_reals(&r, x->state + (size_t)k * want_n, want_n) ||
+              read_reals(&r, NULL, np - want_lo - want_n);
+    if (bad) {
         snprintf(err, errlen, "%s: truncated data", path);
         rc = -1;
     }

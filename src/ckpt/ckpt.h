@@ -27,6 +27,16 @@ typedef struct {
     char train_json[4096];  /* the training config, for the record */
     char *run_json;         /* optional run state (spike detector, rollbacks, telemetry), a
                                JSON object; ckpt_load allocates it */
+    /* Saving a state sharded over ranks (ZeRO-1): with state_next set,
+     * ckpt_save takes the state from it instead of from state, piece by
+     * piece in file order (slab 0 first); it returns the next piece and
+     * sets *n to its length, or returns NULL to fail the save. */
+    const real *(*state_next)(void *ctx, size_t *n);
+    void *state_ctx;
+    /* Loading one rank's shard: with state_n > 0, ckpt_load keeps only
+     * values [state_lo, state_lo + state_n) of each slab, so x->state holds
+     * n_state * state_n of them (every byte is still checksummed). */
+    size_t state_lo, state_n;
 } ckpt_extra;
 
 /* Frees what ckpt_load allocated (state, run_json). */

@@ -2,6 +2,7 @@
 #include "../ckpt/ckpt.h"
 #include "../ckpt/export.h"
 #include "../data/prepare.h"
+#include "../dist/dist.h"
 #include "../model/config.h"
 #include "../model/model.h"
 #include "../report/report.h"
@@ -53,9 +54,18 @@ static const char *USAGE =
     "             skipping the batches in between; give up after that many in a row)\n"
     "             telemetry_every (10; 0 = off: per-matrix update ratio, angle, RRC,\n"
     "             gradient norm and gate in OUT/telemetry.jsonl) rrc_tokens (0: auto)\n"
+    "             dist_timeout (under mpirun: seconds a rank waits for the others\n"
+    "             before it ends the job; 300, 0 = forever)\n"
     "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
     "(key=value lines or a JSON object); flags override the file, which overrides\n"
     "the preset.  See README.md for every default.\n";
+
+static void usage(FILE *f) {
+    fputs(USAGE, f);
+    fputs(dist_compiled() ? "Data parallel (MPI compiled in): mpirun -np P wesar train ... (see README)\n"
+                          : "Data parallel: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin; "
+                            "make MPI=1)\n", f);
+}
 
 static int die(const char *msg) {
     fprintf(stderr, "wesar: error: %s\n", msg);
@@ -162,16 +172,24 @@ static int cmd_info(int argc, char **argv) {
     return 0;
 }
 
+/* Under mpirun every rank runs this; rank 0 alone prints and writes (train.h). */
 static int cmd_train(int argc, char **argv) {
     char err[1024];
     job j;
-    if (parse_job(&j, argc, argv, 1, err, sizeof err)) return die(err);
+    if (dist_init(&argc, &argv, err, sizeof err)) return die(err);
+    int rc = parse_job(&j, argc, argv, 1, err, sizeof err);
+    if (!dist_agree(!rc, err, sizeof err)) rc = -1; /* same argv everywhere: rank 0 says it */
     train_result r;
-    if (train_run(&j.mc, &j.tc, &r, err, sizeof err)) return die(err);
-    if (!j.tc.quiet)
+    if (!rc) rc = train_run(&j.mc, &j.tc, &r, err, sizeof err);
+    /* an error every rank shares is printed by rank 0 alone (dist_agree
+     * leaves err empty on the others) */
+    if (rc && err[0]) die(err);
+    if (!rc && !j.tc.quiet && dist_rank() == 0)
         printf("done: %ld steps, final loss %.4f, val loss %.4f, %ld loss spike(s), %ld rollback(s)\n",
                r.steps_done, r.final_loss, r.final_val_loss, r.spikes, r.rollbacks);
-    return 0;
+    fflush(stdout);
+    dist_finalize(rc ? 1 : 0);
+    return rc ? 1 : 0;
 }
 
 static int cmd_export(int argc, char **argv) {
@@ -439,12 +457,21 @@ int main(int argc, char **argv) {
     signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(USAGE, stdout); return 0; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
+    {
+        const char *np = getenv("OMPI_COMM_WORLD_SIZE");
+        if (!np) np = getenv("PMI_SIZE");
+        if (np && atoi(np) > 1) {
+            fprintf(stderr, "wesar: error: only `wesar train` runs over MPI ranks; run `wesar %s` without "
+                            "mpirun (or with -np 1)\n", argv[1]);
+            return 2;
+        }
+    }
     if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
     if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 2, argv + 2);

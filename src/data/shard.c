@@ -192,16 +192,23 @@ static void fill_window(const shard *s, size_t pos, int T, int32_t *inp, int32_t
 }
 
 int dataset_sample(const dataset *d, rng_t *r, int B, int T, int32_t *inp, int32_t *tgt) {
+    return dataset_sample_part(d, r, B, 0, B, T, inp, tgt);
+}
+
+int dataset_sample_part(const dataset *d, rng_t *r, int n, int first, int count, int T, int32_t *inp,
+                        int32_t *tgt) {
     size_t usable = 0;
     for (int i = 0; i < d->n_shards; i++)
         if (d->shards[i].n_tokens > (size_t)T) usable += d->shards[i].n_tokens - T;
     if (!usable) return -1;
-    for (int b = 0; b < B; b++) {
-        size_t u = rng_below(r, usable);
+    for (int b = 0; b < n; b++) {
+        size_t u = rng_below(r, usable); /* drawn for every window, so r moves the same on all ranks */
+        if (b < first || b >= first + count) continue;
+        size_t o = (size_t)(b - first) * T;
         for (int i = 0; i < d->n_shards; i++) {
-            size_t n = d->shards[i].n_tokens > (size_t)T ? d->shards[i].n_tokens - T : 0;
-            if (u < n) { fill_window(&d->shards[i], u, T, inp + (size_t)b * T, tgt + (size_t)b * T); break; }
-            u -= n;
+            size_t k = d->shards[i].n_tokens > (size_t)T ? d->shards[i].n_tokens - T : 0;
+            if (u < k) { fill_window(&d->shards[i], u, T, inp + o, tgt + o); break; }
+            u -= k;
         }
     }
     return 0;

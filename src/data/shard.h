@@ -52,6 +52,11 @@ void dataset_close(dataset *d);
 /* B random windows of T+1 tokens (input + shifted target), each inside one
  * shard, drawn from r: the same seed gives the same batches. */
 int dataset_sample(const dataset *d, rng_t *r, int B, int T, int32_t *inp, int32_t *tgt);
+/* The same n draws, but only windows first..first+count-1 are read (into
+ * inp/tgt[0..count*T)): a rank's slice of a global batch, with r advanced
+ * as if all n were read. */
+int dataset_sample_part(const dataset *d, rng_t *r, int n, int first, int count, int T, int32_t *inp,
+                        int32_t *tgt);
 /* The idx-th batch of consecutive non-overlapping windows; 0 if it does not
  * fit in the dataset, 1 if filled. */
 int dataset_sequential(const dataset *d, size_t idx, int B, int T, int32_t *inp, int32_t *tgt);

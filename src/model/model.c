@@ -38,6 +38,8 @@ struct model {
     real *rope_cos, *rope_sin;
     int B, T;                  /* planned maximum */
     int head_rows;             /* rows of logits computed at a time */
+    void (*grad_ready)(void *ctx, int layer); /* model_set_grad_ready */
+    void *grad_ready_ctx;
     int cur_B, cur_T;          /* shape of the last forward */
     const int32_t *cur_tok;
     activations a;
@@ -339,6 +341,11 @@ void model_merged_at(const model *m, const real *params, int i, real *out) {
     merge_effective(&v, out);
 }
 
+void model_set_grad_ready(model *m, void (*fn)(void *ctx, int layer), void *ctx) {
+    m->grad_ready = fn;
+    m->grad_ready_ctx = ctx;
+}
+
 void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real)); }
 
 #define PARAM(ti) (m->params + m->tensors[ti].offset)
@@ -603,6 +610,7 @@ static void backward_body(model *m) {
                    kvdim, 1);
         rmsnorm_bwd(a->d_resid, GRAD(t[K_ATTN_NORM]), a->d_tmp, x, PARAM(t[K_ATTN_NORM]), ar, M,
                     d, 1);
+        if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, l);
     }
     embed_bwd(GRAD(m->t_embed), a->d_resid, m->cur_tok, M, d);
 }

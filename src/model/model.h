@@ -90,6 +90,12 @@ void model_logits(const model *m, int row0, int n, real *out);
 int model_forward_backward(model *m, const int32_t *tok, const int32_t *target, int B, int T,
                            real weight, real zcoef, model_loss *loss);
 void model_grads_finish(model *m);
+/* fn(ctx, l) runs in model_forward_backward right after layer l's backward
+ * (l = n_layers-1 down to 0): from then on this pass no longer touches the
+ * gradients of layer l's own tensors (norm gains and matrices), so data
+ * parallelism can start summing them over ranks while the layers below
+ * run.  NULL: none. */
+void model_set_grad_ready(model *m, void (*fn)(void *ctx, int layer), void *ctx);
 void model_zero_grad(model *m);
 /* The plain effective matrix of tensor i (scale and reparameterization folded
  * in), for export; out has numel entries. */

@@ -2,6 +2,7 @@
 #include "train.h"
 #include "../ckpt/ckpt.h"
 #include "../data/prepare.h"
+#include "../dist/dist.h"
 #include "../data/shard.h"
 #include "../kernels/kernels.h"
 #include "../model/model.h"
@@ -50,6 +51,7 @@ void train_defaults(train_config *t, const char *preset) {
     t->telemetry_every = 10;
     t->rrc_tokens = 0;     /* auto: see rrc_rows */
     t->seed = 1337;
+    t->dist_timeout = 300; /* longer than any checkpoint write; a dead rank is noticed within it */
     if (preset && !strcmp(preset, "tiny")) {
         /* ~3 minutes on 2 cores; reaches about 1.74 nats/byte on tinyshakespeare */
         t->batch_size = 16;
@@ -170,6 +172,7 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "nesterov")) return p_flag(k, v, &t->nesterov, err, n);
     if (!strcmp(k, "inverse_bias_correction")) return p_flag(k, v, &t->inverse_bias_correction, err, n);
     if (!strcmp(k, "rrc_correction")) return p_flag(k, v, &t->rrc_correction, err, n);
+    if (!strcmp(k, "dist_timeout")) return p_dbl(k, v, 0, 1e7, &t->dist_timeout, err, n);
     if (!strcmp(k, "spike_k")) return p_dbl(k, v, 0.1, 1e6, &t->spike_k, err, n);
     if (!strcmp(k, "max_rollbacks")) return p_int(k, v, 1, &t->max_rollbacks, err, n);
     if (!strcmp(k, "telemetry_every")) return p_int(k, v, 0, &t->telemetry_every, err, n);
@@ -220,6 +223,7 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "rrc_tokens", t->rrc_tokens);
     cJSON_AddNumberToObject(j, "seed", (double)t->seed);
     cJSON_AddNumberToObject(j, "threads", t->threads);
+    cJSON_AddNumberToObject(j, "dist_timeout", t->dist_timeout);
     cJSON_AddStringToObject(j, "precision", t->precision == PRECISION_BF16 ? "bf16" : "fp32");
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -241,33 +245,149 @@ static void fmt_duration(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
 }
 
+/* Data parallelism (dist.h), with P > 1 ranks:
+ *  - the step's global batch of batch_size x grad_accum sequences splits into
+ *    P equal, disjoint slices; a rank runs its slice in micro-batches of at
+ *    most batch_size, each weighted by its share of the global batch, so the
+ *    gradients summed over ranks are the ones P = 1 computes;
+ *  - in the last micro-batch, each layer's gradient sum (MPI_Iallreduce)
+ *    starts as soon as the backward leaves that layer, and proceeds while
+ *    the layers below run;
+ *  - ZeRO-1: rank r keeps optimizer state for, and updates, only its shard,
+ *    a run of whole tensors (rules may need a tensor's shape) holding about
+ *    1/P of the parameters; an all-gather then hands every rank the new
+ *    parameters.  Gradients stay whole on every rank (ZeRO-1 does not shard
+ *    them), so the gates' gradients, which model_grads_finish derives from
+ *    their matrices', are right wherever the gate's owner is. */
 struct trainer {
     model *m;
     train_config tc;
     const optim_rule *rule;
-    real *state;
+    real *state;        /* n_state slabs over this rank's shard [lo, lo + n) */
+    size_t lo, n;
     long step;
     double *gsq;        /* squared gradient norm per tensor, before clipping */
     telemetry *tel;     /* or NULL */
+    int rank, ranks;
+    int seqs;           /* sequences of the global batch this rank runs */
+    size_t *shard_off, *shard_n;  /* every rank's shard */
+    size_t (*bucket)[2];          /* per layer: gradient span summed once its backward is done */
+    size_t (*rest)[2];            /* the spans summed after the whole backward */
+    int n_rest;
 };
+
+/* Shard boundaries at the tensor starts nearest to r * n_params / P. */
+static void plan_shards(trainer *t) {
+    model *m = t->m;
+    int nt = model_num_tensors(m), P = t->ranks;
+    size_t np = model_num_params(m);
+    t->shard_off[0] = 0;
+    for (int r = 1; r < P; r++) {
+        size_t target = np * (size_t)r / (size_t)P, best = np, lo = t->shard_off[r - 1];
+        for (int i = 0; i < nt; i++) {
+            size_t o = model_tensor(m, i)->offset;
+            if (o < lo) continue;
+            size_t d = o > target ? o - target : target - o, db = best > target ? best - target : target - best;
+            if (d < db) best = o;
+        }
+        t->shard_off[r] = best;
+    }
+    for (int r = 0; r < P; r++) t->shard_n[r] = (r + 1 < P ? t->shard_off[r + 1] : np) - t->shard_off[r];
+    t->lo = t->shard_off[t->rank];
+    t->n = t->shard_n[t->rank];
+}
+
+static int layer_weight(const tensor_info *ti) {
+    return ti->layer >= 0 && ti->kind != K_GATE && ti->kind != K_BUFFER;
+}
+
+/* The per-layer spans for the overlapped sum, and the rest.  A layer's span
+ * may hold gates and buffers (their gradients come later, from
+ * model_grads_finish, after the sums are complete) but no other tensor the
+ * backward still writes; otherwise every sum waits for the end. */
+static int plan_buckets(trainer *t) {
+    model *m = t->m;
+    int nt = model_num_tensors(m), NL = model_cfg(m)->n_layers;
+    size_t np = model_num_params(m);
+    t->bucket = calloc((size_t)NL, sizeof *t->bucket);
+    t->rest = calloc((size_t)NL + 2, sizeof *t->rest);
+    if (!t->bucket || !t->rest) return -1;
+    for (int l = 0; l < NL; l++) t->bucket[l][0] = np, t->bucket[l][1] = 0;
+    for (int i = 0; i < nt; i++) {
+        const tensor_info *ti = model_tensor(m, i);
+        if (!layer_weight(ti) || ti->layer >= NL) continue;
+        size_t *b = t->bucket[ti->layer];
+        if (ti->offset < b[0]) b[0] = ti->offset;
+        if (ti->offset + ti->numel > b[1]) b[1] = ti->offset + ti->numel;
+    }
+    int ok = 1;
+    for (int l = 0; l < NL && ok; l++) {
+        if (t->bucket[l][0] >= t->bucket[l][1]) { ok = 0; break; }
+        for (int i = 0; i < nt; i++) {
+            const tensor_info *ti = model_tensor(m, i);
+            int inside = ti->offset < t->bucket[l][1] && ti->offset + ti->numel > t->bucket[l][0];
+            if (inside && layer_weight(ti) && ti->layer != l) ok = 0;
+            if (inside && !layer_weight(ti) && ti->kind != K_GATE && ti->kind != K_BUFFER) ok = 0;
+        }
+    }
+    /* layers are laid out in order (model.c), so the rest is what lies
+     * before layer 0, between layers, and after the last */
+    for (int l = 1; l < NL && ok; l++)
+        if (t->bucket[l][0] < t->bucket[l - 1][1]) ok = 0;
+    if (!ok) {
+        free(t->bucket);
+        t->bucket = NULL;
+        t->rest[0][0] = 0, t->rest[0][1] = np, t->n_rest = 1;
+        return 0;
+    }
+    size_t at = 0;
+    for (int l = 0; l <= NL; l++) {
+        size_t end = l < NL ? t->bucket[l][0] : np;
+        if (end > at) t->rest[t->n_rest][0] = at, t->rest[t->n_rest][1] = end, t->n_rest++;
+        if (l < NL) at = t->bucket[l][1];
+    }
+    return 0;
+}
+
+static void on_layer_grads(void *ctx, int layer) {
+    trainer *t = ctx;
+    real *g = model_grads(t->m);
+    dist_iallreduce(g + t->bucket[layer][0], t->bucket[layer][1] - t->bucket[layer][0]);
+    dist_poll();
+}
 
 trainer *trainer_create(model *m, const train_config *tc, char *err, size_t errlen) {
     const optim_rule *rule = optim_find(tc->optim);
     if (!rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return NULL; }
-    trainer *t = calloc(1, sizeof *t);
-    if (t) {
-        t->state = calloc((size_t)rule->n_state * model_num_params(m) + 1, sizeof(real));
-        t->gsq = calloc((size_t)model_num_tensors(m), sizeof *t->gsq);
-    }
-    if (!t || !t->state || !t->gsq) {
-        if (t) free(t->state);
-        free(t);
-        snprintf(err, errlen, "out of memory for the optimizer state");
+    int P = dist_size();
+    long G = (long)tc->batch_size * tc->grad_accum;
+    if (G % P) {
+        snprintf(err, errlen, "the global batch, batch_size %d x grad_accum %d = %ld sequences, does not "
+                 "split evenly over %d ranks: make it a multiple of %d", tc->batch_size, tc->grad_accum, G, P, P);
         return NULL;
     }
+    trainer *t = calloc(1, sizeof *t);
+    if (!t) { snprintf(err, errlen, "out of memory"); return NULL; }
     t->m = m;
     t->tc = *tc;
     t->rule = rule;
+    t->rank = dist_rank();
+    t->ranks = P;
+    t->seqs = (int)(G / P);
+    t->shard_off = calloc((size_t)P, sizeof *t->shard_off);
+    t->shard_n = calloc((size_t)P, sizeof *t->shard_n);
+    t->gsq = calloc((size_t)model_num_tensors(m), sizeof *t->gsq);
+    int bad = !t->shard_off || !t->shard_n || !t->gsq;
+    if (!bad) {
+        plan_shards(t);
+        t->state = calloc((size_t)rule->n_state * t->n + 1, sizeof(real));
+        bad = !t->state || (P > 1 && plan_buckets(t));
+    }
+    if (bad) {
+        trainer_free(t);
+        snprintf(err, errlen, "out of memory for the optimizer state");
+        return NULL;
+    }
     return t;
 }
 
@@ -275,6 +395,10 @@ void trainer_free(trainer *t) {
     if (!t) return;
     free(t->state);
     free(t->gsq);
+    free(t->shard_off);
+    free(t->shard_n);
+    free(t->bucket);
+    free(t->rest);
     free(t);
 }
 
@@ -287,68 +411,91 @@ int train_telemetry_due(const train_config *tc, long step) {
 
 long trainer_steps_done(const trainer *t) { return t->step; }
 void trainer_set_steps_done(trainer *t, long step) { t->step = step; }
-real *trainer_state(trainer *t) { return t->state; }
+real *trainer_state(trainer *t, size_t *lo, size_t *n) {
+    if (lo) *lo = t->lo;
+    if (n) *n = t->n;
+    return t->state;
+}
+int trainer_seqs(const trainer *t) { return t->seqs; }
+const size_t *trainer_shards(const trainer *t) { return t->shard_off; }
 
 int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
                  char *err, size_t errlen) {
     model *m = t->m;
     const train_config *tc = &t->tc;
     int B = tc->batch_size, nt = model_num_tensors(m);
-    size_t np = model_num_params(m), mb = (size_t)B * T;
     real *params = model_params(m), *grads = model_grads(m);
     long step = t->step;
+    double G = (double)B * tc->grad_accum; /* sequences in the global batch */
 
     model_reparam_step(m);
     model_zero_grad(m);
-    double ce = 0, z = 0;
-    for (int mi = 0; mi < tc->grad_accum; mi++) {
+    double sums[2] = {0, 0}; /* cross-entropy, z, each weighted by rows / the global batch's */
+    for (int s0 = 0; s0 < t->seqs; s0 += B) {
+        int b = t->seqs - s0 < B ? t->seqs - s0 : B, last = s0 + b >= t->seqs;
+        size_t at = (size_t)s0 * T;
         model_loss L;
-        /* mean over each micro-batch's rows, averaged over the micro-batches */
-        if (model_forward_backward(m, inp + mi * mb, tgt + mi * mb, B, T, (real)(1.0 / tc->grad_accum),
-                                   (real)tc->zloss, &L)) {
-            snprintf(err, errlen, "batch shape %dx%d exceeds the planned one", B, T);
+        if (last && t->bucket) model_set_grad_ready(m, on_layer_grads, t);
+        /* each micro-batch's mean times its share of the global batch: with
+         * one rank and full micro-batches, the mean of the micro-batch means */
+        int r = model_forward_backward(m, inp + at, tgt + at, b, T, (real)(b / G), (real)tc->zloss, &L);
+        model_set_grad_ready(m, NULL, NULL);
+        if (r) {
+            snprintf(err, errlen, "batch shape %dx%d exceeds the planned one", b, T);
             return -1;
         }
         if (!L.rows) { snprintf(err, errlen, "step %ld: a micro-batch has no targets", step + 1); return -1; }
-        ce += L.ce / tc->grad_accum;
-        z += L.z / tc->grad_accum;
+        sums[0] += L.ce / (G / b);
+        sums[1] += L.z / (G / b);
+    }
+    if (t->ranks > 1) {
+        for (int i = 0; i < t->n_rest; i++) dist_iallreduce(grads + t->rest[i][0], t->rest[i][1] - t->rest[i][0]);
+        dist_wait("the gradient all-reduce");
+        dist_sum(sums, 2, "the loss sum");
     }
     model_grads_finish(m);
+    double ce = sums[0], z = sums[1];
     st->loss = ce;
     st->z_loss = tc->zloss * z;
     if (!isfinite(ce) || !isfinite(z)) {
         snprintf(err, errlen, "step %ld: loss is %g (z_loss %g): training diverged", step + 1, ce, z);
         return TRAIN_NONFINITE;
     }
-    double ss = 0;
+    /* each tensor's norm from its owner alone: the sum over ranks then adds
+     * zeros, so every rank holds the same bits and takes the same decisions */
+    size_t lo = t->lo, hi = t->lo + t->n;
     for (int i = 0; i < nt; i++) {
         const tensor_info *ti = model_tensor(m, i);
-        double s = sumsq(grads + ti->offset, ti->numel);
-        if (!isfinite(s)) {
-            snprintf(err, errlen, "step %ld: non-finite gradient in %s", step + 1, ti->name);
+        t->gsq[i] = ti->offset >= lo && ti->offset < hi ? sumsq(grads + ti->offset, ti->numel) : 0;
+    }
+    dist_sum(t->gsq, nt, "the gradient norms");
+    double ss = 0;
+    for (int i = 0; i < nt; i++) {
+        if (!isfinite(t->gsq[i])) {
+            snprintf(err, errlen, "step %ld: non-finite gradient in %s", step + 1, model_tensor(m, i)->name);
             return TRAIN_NONFINITE;
         }
-        ss += s;
-        t->gsq[i] = s;
+        ss += t->gsq[i];
     }
     double tel0 = now_sec();
     if (t->tel) telemetry_before(t->tel, t->gsq);
     st->telemetry_ms = (now_sec() - tel0) * 1e3;
     st->grad_norm = sqrt(ss);
     if (tc->grad_clip > 0 && st->grad_norm > tc->grad_clip)
-        scale_inplace(grads, (real)(tc->grad_clip / st->grad_norm), np);
+        scale_inplace(grads + lo, (real)(tc->grad_clip / st->grad_norm), t->n);
     st->lr = lr_schedule(step, tc->steps, tc->warmup, tc->lr, tc->min_lr_frac);
     for (int i = 0; i < nt; i++) {
         const tensor_info *ti = model_tensor(m, i);
-        if (!ti->trainable) continue;
+        if (!ti->trainable || ti->offset < lo || ti->offset >= hi) continue;
         real *slabs[8];
-        for (int k = 0; k < t->rule->n_state; k++) slabs[k] = t->state + (size_t)k * np + ti->offset;
+        for (int k = 0; k < t->rule->n_state; k++) slabs[k] = t->state + (size_t)k * t->n + (ti->offset - lo);
         /* weight decay on matrices only, never on norm gains or gates */
         optim_step_args a = {st->lr, tc->beta1, tc->beta2, tc->eps,
                              ti->is_matrix ? tc->weight_decay : 0, step + 1,
                              tc->nesterov, tc->inverse_bias_correction, tc->rrc_correction};
         t->rule->update(params + ti->offset, grads + ti->offset, slabs, ti->numel, ti, &a);
     }
+    dist_allgatherv(params, t->shard_off, t->shard_n, "the parameter all-gather");
     tel0 = now_sec();
     if (t->tel) telemetry_after(t->tel, st->lr, train_telemetry_due(tc, step));
     st->telemetry_ms += (now_sec() - tel0) * 1e3;
@@ -359,16 +506,16 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
 /* Mean validation cross-entropy over the first val_batches consecutive batches. */
 static double evaluate(model *m, const dataset *val, int B, int T, int n_batches, int32_t *inp,
                        int32_t *tgt) {
-    double sum = 0;
-    long rows = 0;
-    for (int i = 0; i < n_batches; i++) {
+    double acc[2] = {0, 0}; /* loss sum, rows */
+    for (int i = dist_rank(); i < n_batches; i += dist_size()) { /* ranks take turns */
         if (!dataset_sequential(val, (size_t)i, B, T, inp, tgt)) break;
         model_loss L;
         model_forward(m, inp, tgt, B, T, &L);
-        sum += L.ce * L.rows;
-        rows += L.rows;
+        acc[0] += L.ce * L.rows;
+        acc[1] += L.rows;
     }
-    return rows ? sum / rows : NAN;
+    dist_sum(acc, 2, "the validation loss");
+    return acc[1] ? acc[0] / acc[1] : NAN;
 }
 
 /* zero-padded steps: reverse name order is newest first */
@@ -528,6 +675,8 @@ typedef struct {
     telemetry *tel;     /* NULL with telemetry_every 0 */
     FILE *tlog;         /* telemetry.jsonl */
     char tlog_path[1200];
+    int root;           /* rank 0: the one that prints and writes files */
+    real *piece;        /* rank 0 with P > 1: one piece of another rank's optimizer state */
 } loop;
 
 /* (Re)opens a log of the run (closing *f first if open): cut >= 0 cuts it
@@ -545,28 +694,82 @@ static int open_log(FILE **f, const char *path, long cut, int keep_events, char 
     return 0;
 }
 
+/* ZeRO-1 checkpoints: rank 0 writes the whole optimizer state, taking the
+ * other ranks' shards piece by piece as the writer asks for them (so no
+ * rank ever holds all of it); they send theirs in the same order. */
+#define STATE_PIECE ((size_t)1 << 20)
+typedef struct {
+    loop *L;
+    int k, r;      /* slab, owner */
+    size_t at;     /* within the owner's shard */
+} gather;
+
+static const real *gather_next(void *ctx, size_t *n) {
+    gather *g = ctx;
+    trainer *tr = g->L->tr;
+    const size_t *off = trainer_shards(tr);
+    size_t lo, mine, np = model_num_params(g->L->m);
+    real *own = trainer_state(tr, &lo, &mine);
+    int P = dist_size();
+    while (g->k < g->L->rule->n_state) {
+        size_t len = (g->r + 1 < P ? off[g->r + 1] : np) - off[g->r];
+        if (g->at >= len) {
+            g->at = 0;
+            if (++g->r == P) g->r = 0, g->k++;
+            continue;
+        }
+        *n = len - g->at < STATE_PIECE ? len - g->at : STATE_PIECE;
+        const real *p = own + (size_t)g->k * mine + g->at;
+        if (g->r) {
+            dist_recv(g->L->piece, *n, g->r, "the checkpoint's optimizer state");
+            p = g->L->piece;
+        }
+        g->at += *n;
+        return p;
+    }
+    return NULL;
+}
+
+/* Collective: every rank calls it; rank 0 writes. */
 static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *err, size_t errlen) {
+    snprintf(path, plen, "%s/ckpt_%08ld.bin", L->tc->out_dir, step);
+    size_t lo, n;
+    real *own = trainer_state(L->tr, &lo, &n);
+    if (!L->root) {
+        for (int k = 0; k < L->rule->n_state; k++)
+            for (size_t at = 0; at < n; at += STATE_PIECE)
+                dist_send(own + (size_t)k * n + at, n - at < STATE_PIECE ? n - at : STATE_PIECE, 0,
+                          "the checkpoint's optimizer state");
+        return dist_agree(1, err, errlen) ? 0 : -1; /* rank 0 reports a failed write */
+    }
     ckpt_extra *x = L->x;
     memset(x, 0, sizeof *x);
     x->step = step;
     x->data_rng = L->data_rng;
     snprintf(x->optim, sizeof x->optim, "%s", L->rule->name);
     x->n_state = L->rule->n_state;
-    x->state = trainer_state(L->tr);
+    x->state = own;
+    gather g = {L, 0, 0, 0};
+    if (dist_size() > 1) {
+        x->state_next = gather_next;
+        x->state_ctx = &g;
+    }
     snprintf(x->train_json, sizeof x->train_json, "%s", L->trj);
     x->run_json = run_to_json(&L->rs, L->tel);
-    snprintf(path, plen, "%s/ckpt_%08ld.bin", L->tc->out_dir, step);
     int bad = !x->run_json;
     if (bad) snprintf(err, errlen, "out of memory");
     else bad = ckpt_save(path, L->m, x, err, errlen);
     free(x->run_json);
     x->run_json = NULL;
+    size_t rest;
+    if (dist_size() > 1)
+        while (gather_next(&g, &rest)) {} /* what the writer did not take, if it stopped early */
     if (bad) {
         size_t k = strlen(err);
         snprintf(err + k, errlen - k, "; earlier checkpoints are intact (wesar train --resume %s)",
                  L->tc->out_dir);
-        return -1;
     }
+    if (!dist_agree(!bad, err, errlen)) return -1;
     remove_checkpoints(L->tc->out_dir, L->tc->keep, -1);
     return 0;
 }
@@ -574,6 +777,10 @@ static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *er
 /* Loads model and optimizer state and the run state (L->rs, telemetry's)
  * from path; L->x then holds its step and data RNG for the caller. */
 static int load_checkpoint(loop *L, const char *path, char *err, size_t errlen) {
+    size_t lo, n;
+    real *state = trainer_state(L->tr, &lo, &n);
+    L->x->state_lo = lo; /* this rank's shard only */
+    L->x->state_n = n;
     if (ckpt_load(path, L->m, L->x, err, errlen)) return -1;
     int rc = 0;
     if (strcmp(L->x->optim, L->rule->name) || L->x->n_state != L->rule->n_state) {
@@ -581,8 +788,7 @@ static int load_checkpoint(loop *L, const char *path, char *err, size_t errlen) 
                  L->rule->name);
         rc = -1;
     } else if (L->x->n_state) {
-        memcpy(trainer_state(L->tr), L->x->state,
-               (size_t)L->x->n_state * model_num_params(L->m) * sizeof(real));
+        memcpy(state, L->x->state, (size_t)L->x->n_state * n * sizeof(real));
     }
     if (!rc) {
         trainer_set_steps_done(L->tr, L->x->step);
@@ -610,11 +816,15 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     char path[1200], why[1400];
     long to = 0, max_step = bad_step - 1;
     int found = 0;
-    for (int k = 0; k <= L->rs.in_a_row && max_step >= 0; k++) {
-        found = !train_find_checkpoint(tc->out_dir, max_step, path, sizeof path, why, sizeof why);
-        if (!found) break;
-        max_step = name_step(path) - 1;
-    }
+    if (L->root)
+        for (int k = 0; k <= L->rs.in_a_row && max_step >= 0; k++) {
+            found = !train_find_checkpoint(tc->out_dir, max_step, path, sizeof path, why, sizeof why);
+            if (!found) break;
+            max_step = name_step(path) - 1;
+        }
+    /* rank 0's choice, for every rank */
+    dist_bcast(&found, sizeof found, "the rollback");
+    dist_bcast(path, sizeof path, "the rollback");
     /* the detector's window goes back with the weights (its later losses
      * belong to the abandoned steps); the rollback counters go on */
     run_state rs = L->rs;
@@ -623,8 +833,9 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
         to = L->x->step;
     } else {
         model_init(L->m, tc->seed);
-        memset(trainer_state(L->tr), 0,
-               (size_t)L->rule->n_state * model_num_params(L->m) * sizeof(real));
+        size_t n;
+        real *state = trainer_state(L->tr, NULL, &n);
+        memset(state, 0, (size_t)L->rule->n_state * n * sizeof(real));
         trainer_set_steps_done(L->tr, 0);
         snprintf(path, sizeof path, "the initial weights");
         run_state_init(&L->rs, tc);
@@ -634,15 +845,17 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     L->rs.rollbacks = rs.rollbacks;
     L->rs.in_a_row = rs.in_a_row;
     L->rs.horizon = rs.horizon;
-    remove_checkpoints(tc->out_dir, 0, to);
+    if (L->root) remove_checkpoints(tc->out_dir, 0, to);
     L->rs.rollbacks++;
     L->rs.in_a_row++;
     if (bad_step > L->rs.horizon) L->rs.horizon = bad_step;
-    fprintf(stderr, "wesar: step %ld: %s: rolled back to step %ld (%s), skipping %ld batches "
-                    "(rollback %d of at most %d in a row)\n",
-            bad_step, detail, to, path, bad_step - to, L->rs.in_a_row, tc->max_rollbacks);
+    if (L->root)
+        fprintf(stderr, "wesar: step %ld: %s: rolled back to step %ld (%s), skipping %ld batches "
+                        "(rollback %d of at most %d in a row)\n",
+                bad_step, detail, to, path, bad_step - to, L->rs.in_a_row, tc->max_rollbacks);
     char ck[1200];
     if (save_checkpoint(L, to, ck, sizeof ck, err, errlen)) return -1;
+    if (!L->root) return to;
     /* the log reads as one run: the abandoned steps go, the event stays */
     if (open_log(&L->log, L->log_path, to, 1, err, errlen) ||
         (L->tlog && open_log(&L->tlog, L->tlog_path, to, 0, err, errlen)))
@@ -719,11 +932,27 @@ static void vocab_hint(const char *data, int vocab, char *err, size_t errlen) {
 
 /* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. */
 static volatile sig_atomic_t stop_requested;
-static void on_stop_signal(int sig) { stop_requested = sig; }
+static void on_stop_signal(int sig) {
+    stop_requested = sig;
+    dist_note_signal(sig);
+}
 
-int train_run(const model_config *mc, const train_config *tc, train_result *res, char *err,
+/* Under mpirun with no thread count given: the node's cores shared among
+ * its ranks (mpirun may also have bound each rank to fewer). */
+static int default_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = (int)(cores > 0 ? cores : 1) / dist_local_size(), mask = kernels_threads();
+    if (n > mask) n = mask;
+    return n > 0 ? n : 1;
+}
+
+int train_run(const model_config *mc, const train_config *tc_in, train_result *res, char *err,
               size_t errlen) {
-    int rc = -1;
+    int rc = -1, agreed = 0;
+    int rank = dist_rank(), P = dist_size(), root = rank == 0;
+    train_config tcl = *tc_in;
+    if (!root) tcl.quiet = 1;
+    const train_config *tc = &tcl;
     model *m = NULL;
     dataset train = {0}, val = {0};
     int have_val = 0;
@@ -734,33 +963,38 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     loop L;
     memset(&L, 0, sizeof L);
     L.tc = tc;
+    L.root = root;
+    /* rank 0's checkpoint, should the ranks' directory listings differ */
+    dist_bcast(tcl.resume_from, sizeof tcl.resume_from, "starting up");
+    dist_set_timeout(tc->dist_timeout, tc->out_dir);
 
     if (tc->threads) kernels_set_threads(tc->threads);
+    else if (P > 1 && !getenv("OMP_NUM_THREADS")) kernels_set_threads(default_threads());
 
     L.rule = optim_find(tc->optim);
-    if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); return -1; }
-    if (!tc->data[0]) { snprintf(err, errlen, "data: no training data given (--data DIR)"); return -1; }
+    if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); goto done; }
+    if (!tc->data[0]) { snprintf(err, errlen, "data: no training data given (--data DIR)"); goto done; }
     if (!strncmp(L.rule->name, "adamw", 5) &&
         (tc->nesterov || tc->inverse_bias_correction || tc->rrc_correction)) {
         snprintf(err, errlen, "--nesterov, --inverse-bias-correction and --rrc-correction apply to "
                  "the Lion family (lion, liona, lionar), not to %s", L.rule->name);
-        return -1;
+        goto done;
     }
-    if (!tc->resume_from[0]) {
+    if (!tc->resume_from[0] && root) {
         char **names;
         int n = list_checkpoints(tc->out_dir, &names);
         free_names(names, n);
         if (n) {
             snprintf(err, errlen, "%s already holds checkpoints of an earlier run: continue it with "
                      "--resume %s, or pick another --out", tc->out_dir, tc->out_dir);
-            return -1;
+            goto done;
         }
     }
-    if (tc->warmup >= tc->steps && tc->warmup > 0)
+    if (tc->warmup >= tc->steps && tc->warmup > 0 && root)
         fprintf(stderr, "warning: warmup (%ld) >= steps (%ld): the learning rate never peaks\n",
                 tc->warmup, tc->steps);
     m = model_create(mc, err, errlen);
-    if (!m) return -1;
+    if (!m) goto done;
     L.m = m;
     /* set here, after the last early return: `done` puts fp32 back */
     if (kernels_set_precision(tc->precision)) {
@@ -791,7 +1025,8 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         const char *vp = tc->val_data[0] ? tc->val_data : tc->data;
         if (!dataset_open(&val, vp, "val", c->vocab_size, verr, sizeof verr)) {
             have_val = dataset_num_sequential(&val, B, T) > 0;
-            if (!have_val) fprintf(stderr, "warning: %s: val split shorter than one batch; no validation\n", vp);
+            if (!have_val && root)
+                fprintf(stderr, "warning: %s: val split shorter than one batch; no validation\n", vp);
         } else if (tc->val_data[0]) {
             snprintf(err, errlen, "%s", verr);
             goto done;
@@ -803,7 +1038,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     L.x = malloc(sizeof *L.x);
     if (!L.tr || !L.x) { if (L.tr) snprintf(err, errlen, "out of memory"); goto done; }
     memset(L.x, 0, sizeof *L.x);
-    if (tc->telemetry_every) {
+    if (tc->telemetry_every && root) { /* rank 0 measures, on its slice of the batch */
         L.tel = telemetry_create(m, rrc_rows(tc, B * T), err, errlen);
         if (!L.tel) goto done;
         trainer_set_telemetry(L.tr, L.tel);
@@ -821,9 +1056,12 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             goto done;
         }
     }
-    inp = malloc((size_t)B * T * tc->grad_accum * sizeof *inp);
-    tgt = malloc((size_t)B * T * tc->grad_accum * sizeof *tgt);
-    if (!inp || !tgt) { snprintf(err, errlen, "out of memory"); goto done; }
+    int seqs = trainer_seqs(L.tr), rows_buf = seqs > B ? seqs : B; /* evaluate takes B */
+    inp = malloc((size_t)rows_buf * T * sizeof *inp);
+    tgt = malloc((size_t)rows_buf * T * sizeof *tgt);
+    L.piece = P > 1 && root ? malloc(STATE_PIECE * sizeof(real)) : NULL;
+    if (!inp || !tgt || (P > 1 && root && !L.piece)) { snprintf(err, errlen, "out of memory"); goto done; }
+    if (!root) goto setup_done; /* the files are rank 0's */
     if (make_dir(tc->out_dir, err, errlen)) goto done;
     {
         int stale = atomic_cleanup(tc->out_dir);
@@ -836,7 +1074,7 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     config_to_json(c, cfgj, sizeof cfgj);
     train_to_json(tc, L.trj, sizeof L.trj);
     {
-        snprintf(path, sizeof path, "%s/config.json", tc->out_dir);
+        snprintf(path, sizeof path, "%.1023s/config.json", tc->out_dir);
         char all[3200];
         int n = snprintf(all, sizeof all, "{\"model\":%s,\"train\":%s}\n", cfgj, L.trj);
         atomic_file af;
@@ -844,16 +1082,22 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
             atomic_commit(&af, atomic_write(&af, all, (size_t)n), err, errlen))
             goto done;
     }
-    snprintf(L.log_path, sizeof L.log_path, "%s/log.jsonl", tc->out_dir);
+    snprintf(L.log_path, sizeof L.log_path, "%.1023s/log.jsonl", tc->out_dir);
     long cut = tc->resume_from[0] ? start : -1;
     if (open_log(&L.log, L.log_path, cut, 0, err, errlen)) goto done;
-    snprintf(L.tlog_path, sizeof L.tlog_path, "%s/telemetry.jsonl", tc->out_dir);
+    snprintf(L.tlog_path, sizeof L.tlog_path, "%.1023s/telemetry.jsonl", tc->out_dir);
     if (L.tel) {
         if (open_log(&L.tlog, L.tlog_path, cut, 0, err, errlen)) goto done;
     } else if (!tc->resume_from[0]) {
         unlink(L.tlog_path); /* no stale file from another run */
     }
 
+setup_done:
+    /* every rank got here, or some failed on the way (then each goes to
+     * done, and meets the others in the same dist_agree there) */
+    agreed = 1;
+    if (!dist_agree(1, err, errlen)) goto done;
+    dist_bcast(model_params(m), np * sizeof(real), "starting up"); /* one set of weights, whatever happened */
     long tokens_per_step = (long)B * T * tc->grad_accum;
     if (!tc->quiet) {
         printf("wesar train: %zu parameters (%s MLP, d=%d, N=%d, H=%d, Hkv=%d, V=%d), "
@@ -864,6 +1108,14 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
                "%ld steps; %s lr %.2e warmup %ld; %d threads\n",
                train.n_tokens, train.n_shards, have_val ? "" : " (no val)", B, T, tc->grad_accum,
                tokens_per_step, tc->steps, L.rule->name, tc->lr, tc->warmup, kernels_threads());
+        if (P > 1) {
+            size_t n;
+            trainer_state(L.tr, NULL, &n);
+            printf("ranks: %d, each running %d of the %d sequences per step; optimizer state sharded "
+                   "(ZeRO-1): %.1f of %.1f MiB on rank 0\n", P, seqs, B * tc->grad_accum,
+                   L.rule->n_state * n * sizeof(real) / 1048576.0,
+                   L.rule->n_state * np * sizeof(real) / 1048576.0);
+        }
         if (start) printf("resuming from %s at step %ld\n", tc->resume_from, start);
         fflush(stdout);
     }
@@ -874,12 +1126,14 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     handlers = 1;
-    double t_start = now_sec(), t_int = t_start, last_val = NAN, loss = NAN;
+    double t_start = now_sec(), t_int = t_start, last_val = NAN, loss = NAN, comm_int = 0;
     long tok_int = 0, steps_timed = 0;
     for (long step = start; step < tc->steps; step++) {
-        double t0 = now_sec();
-        for (int mi = 0; mi < tc->grad_accum; mi++)
-            dataset_sample(&train, &L.data_rng, B, T, inp + (size_t)mi * B * T, tgt + (size_t)mi * B * T);
+        double t0 = now_sec(), c0 = dist_comm_seconds();
+        dist_set_step(step);
+        /* every rank draws the whole global batch (so the sampler stays one)
+         * and reads its own slice */
+        dataset_sample_part(&train, &L.data_rng, B * tc->grad_accum, rank * seqs, seqs, T, inp, tgt);
         step_stats st;
         int r = trainer_step(L.tr, inp, tgt, T, &st, err, errlen);
         if (r && !(r == TRAIN_NONFINITE && tc->on_nan == ON_NAN_ROLLBACK)) goto done;
@@ -906,17 +1160,22 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         if (step + 1 > L.rs.horizon) L.rs.in_a_row = 0;
         double ce = st.loss, lr = st.lr, gnorm = st.grad_norm;
         loss = ce;
-        double ms = (now_sec() - t0) * 1e3;
+        double ms = (now_sec() - t0) * 1e3, comm_ms = (dist_comm_seconds() - c0) * 1e3;
         tok_int += tokens_per_step;
+        comm_int += comm_ms;
         steps_timed++;
-        int stopping = stop_requested != 0, last = step + 1 == tc->steps;
+        double stop = stop_requested;
+        dist_sum(&stop, 1, "the stop flag"); /* a signal to any rank stops them all after this step */
+        int stopping = stop != 0, last = step + 1 == tc->steps;
         int do_val = have_val && ((tc->val_every && (step + 1) % tc->val_every == 0) || last);
         if (do_val) last_val = evaluate(m, &val, B, T, tc->val_batches, inp, tgt);
+        if (!root) goto logged;
         fprintf(L.log,
                 "{\"step\":%ld,\"loss\":%.6f,\"z_loss\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,"
                 "\"tokens\":%ld,\"ms\":%.2f",
                 step + 1, ce, st.z_loss, lr, gnorm, (step + 1) * tokens_per_step, ms);
         if (L.tel) fprintf(L.log, ",\"telemetry_ms\":%.2f", st.telemetry_ms);
+        if (P > 1) fprintf(L.log, ",\"comm_ms\":%.2f", comm_ms);
         if (do_val) fprintf(L.log, ",\"val_loss\":%.6f", last_val);
         if (spike) fprintf(L.log, ",\"spike\":true");
         if (spike && L.tel) fprintf(L.log, ",\"jumped\":%s", jumped);
@@ -931,27 +1190,32 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
         if (!tc->quiet && ((step + 1) % tc->log_every == 0 || last || step == 0 || do_val)) {
             double now = now_sec(), el = now - t_int;
             double eta = (now - t_start) / steps_timed * (tc->steps - step - 1);
-            char etas[32], vals[32] = "";
+            char etas[32], vals[32] = "", comms[32] = "";
             fmt_duration(etas, sizeof etas, eta);
             if (do_val) snprintf(vals, sizeof vals, " | val %.4f", last_val);
-            printf("step %*ld/%ld | loss %.4f%s | lr %.2e | norm %.3f | %.0f tok/s | ETA %s\n",
+            if (P > 1 && el > 0) snprintf(comms, sizeof comms, " | comm %.0f%%", comm_int / (el * 10));
+            printf("step %*ld/%ld | loss %.4f%s | lr %.2e | norm %.3f | %.0f tok/s%s | ETA %s\n",
                    (int)snprintf(NULL, 0, "%ld", tc->steps), step + 1, tc->steps, ce, vals, lr,
-                   gnorm, el > 0 ? tok_int / el : 0.0, etas);
+                   gnorm, el > 0 ? tok_int / el : 0.0, comms, etas);
             fflush(stdout);
             t_int = now;
             tok_int = 0;
+            comm_int = 0;
         }
+    logged:
         if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || (last && tc->ckpt_final) ||
             stopping) {
             if (save_checkpoint(&L, step + 1, path, sizeof path, err, errlen)) goto done;
             if (last && !tc->quiet) printf("checkpoint: %s\n", path);
         }
-        if (stopping && !last) {
+        if (stopping && !last && root) {
             fprintf(stderr, "wesar: %s received: stopped after step %ld, checkpoint %s\n"
                             "resume with: wesar train --resume %s\n",
-                    stop_requested == SIGINT ? "SIGINT" : "SIGTERM", step + 1, path, tc->out_dir);
-            break;
+                    stop_requested == SIGINT ? "SIGINT" : stop_requested == SIGTERM ? "SIGTERM"
+                                                                      : "a stop signal to another rank",
+                    step + 1, path, tc->out_dir);
         }
+        if (stopping && !last) break;
     }
     if (res) {
         res->steps_done = trainer_steps_done(L.tr);
@@ -962,6 +1226,8 @@ int train_run(const model_config *mc, const train_config *tc, train_result *res,
     }
     rc = 0;
 done:
+    /* a rank that failed during setup meets the others' dist_agree */
+    if (!agreed) dist_agree(0, err, errlen);
     kernels_set_precision(PRECISION_FP32);
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
@@ -973,6 +1239,7 @@ done:
     free(inp);
     free(tgt);
     free(L.x);
+    free(L.piece);
     trainer_free(L.tr);
     dataset_close(&train);
     if (val.shards) dataset_close(&val);

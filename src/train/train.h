@@ -34,7 +34,9 @@ typedef struct {
     int telemetry_every;   /* telemetry.jsonl line every N steps (telemetry.h); 0: off */
     int rrc_tokens;        /* token rows the RRC measure uses; 0: 1/8 of a step's, 64..1024 */
     uint64_t seed;
-    int threads;           /* 0 = all cores */
+    int threads;           /* 0 = all cores (under mpirun: the node's cores / its ranks) */
+    double dist_timeout;   /* under mpirun: seconds a rank waits for the others before it
+                              ends the job (a rank died or hangs); 0 = forever (dist.h) */
     int precision;         /* PRECISION_FP32 or PRECISION_BF16 (kernels.h): matmul operands */
     int quiet;
 } train_config;
@@ -57,10 +59,17 @@ typedef struct {
     double telemetry_ms; /* time spent in telemetry (telemetry.h) this step */
 } step_stats;
 
-/* m must be allocated for tc's batch shape.  Owns the optimizer state. */
+/* m must be allocated for tc's batch shape.  Owns the optimizer state.
+ * Under mpirun (dist.h) every rank makes one: each runs 1/P of the global
+ * batch (batch_size x grad_accum sequences, which must split evenly) and
+ * keeps and updates 1/P of the optimizer state (ZeRO-1; see train.c). */
 trainer *trainer_create(model *m, const train_config *tc, char *err, size_t errlen);
 void trainer_free(trainer *t);
-/* inp/tgt hold grad_accum consecutive micro-batches of batch_size x T tokens.
+/* Sequences of the global batch this rank runs: batch_size x grad_accum / P.
+ * Rank r's are the global batch's sequences r*seqs .. (r+1)*seqs - 1. */
+int trainer_seqs(const trainer *t);
+/* inp/tgt hold this rank's trainer_seqs() sequences of T tokens (with one
+ * rank: grad_accum consecutive micro-batches of batch_size).
  * Returns 0; TRAIN_NONFINITE with err naming the step and the loss or
  * gradient that went non-finite (then no update is applied); -1 on other
  * errors. */
@@ -74,7 +83,11 @@ void trainer_set_telemetry(trainer *t, struct telemetry *tel);
 int train_telemetry_due(const train_config *tc, long step);  /* step: 0-based */
 long trainer_steps_done(const trainer *t);
 void trainer_set_steps_done(trainer *t, long step);
-real *trainer_state(trainer *t);
+/* This rank's optimizer state: n_state slabs of *n values each, for the
+ * parameters [*lo, *lo + *n) (all of them with one rank). */
+real *trainer_state(trainer *t, size_t *lo, size_t *n);
+/* Every rank's shard start (dist_size() of them), for gathering the state. */
+const size_t *trainer_shards(const trainer *t);
 
 typedef struct {
     long steps_done;
