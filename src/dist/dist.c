@@ -77,7 +77,7 @@ void dist_recv(real *x, size_t n, int from, const char *what) { (void)x, (void)n
 static int g_mpi;                      /* MPI_Init done */
 static int g_agreed;                   /* a failure every rank knows about (dist_agree) */
 static char g_hint[1400];              /* " The last checkpoint ..." for failure messages */
-static _Atomic(const char *) g_what;   /* the call we are blocked in */
+static _Atomic(const char *) g_what = "MPI";  /* the call we are blocked in */
 static _Atomic double g_since;         /* when it began; 0 = not blocked */
 static double g_timeout;
 static MPI_Request g_req[MAX_REQ];
