@@ -463,14 +463,10 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
-    {
-        const char *np = getenv("OMPI_COMM_WORLD_SIZE");
-        if (!np) np = getenv("PMI_SIZE");
-        if (np && atoi(np) > 1) {
-            fprintf(stderr, "wesar: error: only `wesar train` runs over MPI ranks; run `wesar %s` without "
-                            "mpirun (or with -np 1)\n", argv[1]);
-            return 2;
-        }
+    if (dist_launcher_size() > 1) {
+        fprintf(stderr, "wesar: error: only `wesar train` runs over MPI ranks; run `wesar %s` without "
+                        "mpirun (or with -np 1)\n", argv[1]);
+        return 2;
     }
     if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);

@@ -15,8 +15,7 @@ static int g_rank = 0, g_size = 1, g_local = 1;
 static double g_comm;         /* seconds inside MPI */
 static _Atomic long g_step;
 
-/* How many processes a launcher started, from its environment (0: none). */
-static int launcher_size(void) {
+int dist_launcher_size(void) {
     const char *v = getenv("OMPI_COMM_WORLD_SIZE");
     if (!v) v = getenv("PMI_SIZE");
     if (v) return atoi(v) > 0 ? atoi(v) : 1;
@@ -34,7 +33,7 @@ void dist_set_step(long step) { atomic_store(&g_step, step); }
 int dist_compiled(void) { return 0; }
 int dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     (void)argc, (void)argv;
-    int n = launcher_size();
+    int n = dist_launcher_size();
     if (n > 1) {
         snprintf(err, errlen, "mpirun started %d copies, but this wesar was built without MPI: each would "
                  "train alone into the same directory (rebuild with MPI: apt-get install libopenmpi-dev "
@@ -114,7 +113,7 @@ static void put_long(long v) {
 int dist_compiled(void) { return 1; }
 
 int dist_init(int *argc, char ***argv, char *err, size_t errlen) {
-    if (!launcher_size()) return 0;
+    if (!dist_launcher_size()) return 0;
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         snprintf(err, errlen, "MPI_Init failed");

@@ -34,6 +34,9 @@ int dist_rank(void);
 int dist_size(void);
 int dist_local_size(void);  /* ranks on this node (for the default thread count) */
 int dist_compiled(void);    /* 1 when built with MPI */
+/* How many processes a launcher started us among, from its environment,
+ * whether or not MPI is built in (0: no launcher). */
+int dist_launcher_size(void);
 
 /* Watchdog: seconds a blocking call may wait for the other ranks (0: no
  * limit).  resume_dir goes into the failure message. */

@@ -417,7 +417,10 @@ real *trainer_state(trainer *t, size_t *lo, size_t *n) {
     return t->state;
 }
 int trainer_seqs(const trainer *t) { return t->seqs; }
-const size_t *trainer_shards(const trainer *t) { return t->shard_off; }
+const size_t *trainer_shards(const trainer *t, const size_t **n) {
+    *n = t->shard_n;
+    return t->shard_off;
+}
 
 int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step_stats *st,
                  char *err, size_t errlen) {
@@ -707,18 +710,18 @@ typedef struct {
 static const real *gather_next(void *ctx, size_t *n) {
     gather *g = ctx;
     trainer *tr = g->L->tr;
-    const size_t *off = trainer_shards(tr);
-    size_t lo, mine, np = model_num_params(g->L->m);
-    real *own = trainer_state(tr, &lo, &mine);
+    const size_t *len;
+    trainer_shards(tr, &len);
+    size_t mine;
+    real *own = trainer_state(tr, NULL, &mine);
     int P = dist_size();
     while (g->k < g->L->rule->n_state) {
-        size_t len = (g->r + 1 < P ? off[g->r + 1] : np) - off[g->r];
-        if (g->at >= len) {
+        if (g->at >= len[g->r]) {
             g->at = 0;
             if (++g->r == P) g->r = 0, g->k++;
             continue;
         }
-        *n = len - g->at < STATE_PIECE ? len - g->at : STATE_PIECE;
+        *n = len[g->r] - g->at < STATE_PIECE ? len[g->r] - g->at : STATE_PIECE;
         const real *p = own + (size_t)g->k * mine + g->at;
         if (g->r) {
             dist_recv(g->L->piece, *n, g->r, "the checkpoint's optimizer state");

@@ -86,8 +86,9 @@ void trainer_set_steps_done(trainer *t, long step);
 /* This rank's optimizer state: n_state slabs of *n values each, for the
  * parameters [*lo, *lo + *n) (all of them with one rank). */
 real *trainer_state(trainer *t, size_t *lo, size_t *n);
-/* Every rank's shard start (dist_size() of them), for gathering the state. */
-const size_t *trainer_shards(const trainer *t);
+/* Every rank's shard start, and its length in *n (dist_size() of each), for
+ * gathering the state. */
+const size_t *trainer_shards(const trainer *t, const size_t **n);
 
 typedef struct {
     long steps_done;
