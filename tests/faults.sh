@@ -265,6 +265,9 @@ printf 'd_model = 131072\n' > "$WORK/c5.conf"
 expect_fail "d_model: expected <= 65536, got 131072" "$W" info --config "$WORK/c5.conf"
 head -c 3000 /dev/urandom > "$WORK/c6.conf"
 expect_fail "c6.conf" "$W" info --config "$WORK/c6.conf"
+# a NUL byte first made the random file above load as an empty config, 1 time in 256
+printf '\0d_model = 32\n' > "$WORK/c7.conf"
+expect_fail "c7.conf: byte 0 is NUL: expected a text file" "$W" info --config "$WORK/c7.conf"
 expect_fail "nope.conf: cannot open" "$W" info --config "$WORK/nope.conf"
 
 # gpt2 tokenizer files: a small valid byte-level vocabulary, then damaged copies

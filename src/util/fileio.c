@@ -148,5 +148,12 @@ char *read_file(const char *path, size_t max, size_t *len, char *err, size_t err
     }
     text[n] = 0;
     if (len) *len = (size_t)n;
+    /* without len the caller reads a C string: a NUL inside would silently
+     * cut the file short (a config of random bytes loaded as empty) */
+    else if (strlen(text) != (size_t)n) {
+        snprintf(err, errlen, "%s: byte %zu is NUL: expected a text file", path, strlen(text));
+        free(text);
+        return NULL;
+    }
     return text;
 }

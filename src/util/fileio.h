@@ -35,6 +35,7 @@ void err_printable(char *s);
 int make_dir(const char *path, char *err, size_t errlen);
 
 /* A whole file of at most max bytes as a NUL-terminated string (free() it),
- * its length in *len if len is non-NULL; NULL with err naming the file. */
+ * its length in *len if len is non-NULL; NULL with err naming the file.
+ * With len NULL the file must be text: a NUL byte in it is an error. */
 char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 #endif
