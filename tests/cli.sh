@@ -2,7 +2,7 @@
 # tests/cli.sh - the wesar command as a user meets it: help, errors, prepare,
 # a short training run and its outputs.  usage: cli.sh WESAR WORKDIR DATA
 set -u
-W=$1 WORK=$2
+W=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") WORK=$2 DATA=${3:-../shared/data}  # absolute: some cases run elsewhere
 rm -rf "$WORK" && mkdir -p "$WORK"
 source "$(dirname "$0")/common.sh"
 PY=python3
@@ -13,7 +13,7 @@ expect_ok "$W" info --preset 1.3b
 grep -q "parameters: 1339131904 " "$WORK/o" || fail "1.3b count: $(cat "$WORK/o")"
 expect_fail "unknown command 'frob'" "$W" frob
 expect_fail "unknown option '--bogus'" "$W" train --data x --bogus 1
-expect_fail "d_model: expected a non-negative integer, got 'abc'" "$W" info --d-model abc
+expect_fail "--d-model: expected a non-negative integer, got 'abc'" "$W" info --d-model abc  # the flag as typed
 expect_fail "unknown preset 'huge'" "$W" train --preset huge
 expect_fail "n_kv_heads" "$W" info --n-kv-heads 3
 expect_fail "/nonexistent/dir: no such shard file or directory" "$W" train --data /nonexistent/dir
@@ -122,7 +122,8 @@ expect_fail "sigma2: --reparam none has no common sigma" "$W" info --sigma2 4e-5
 expect_fail "reparam: expected one of" "$W" info --reparam spectral
 
 # data that does not fit the model, or is damaged
-expect_fail "has id" "$W" train "${SMALL[@]}" --vocab-size 100 --data "$WORK/data" --out "$WORK/run6"
+expect_fail "data: the model's vocab_size 100 does not fit: $WORK/data/meta.json says the bytes tokenizer, vocab_size 257: train with --vocab-size 257" \
+    "$W" train "${SMALL[@]}" --vocab-size 100 --data "$WORK/data" --out "$WORK/run6"
 cp "$WORK/data/train_000000.bin" "$WORK/trunc_train.bin"
 truncate -s -3 "$WORK/trunc_train.bin"
 expect_fail "trunc_train.bin: file is" "$W" train "${SMALL[@]}" --data "$WORK/trunc_train.bin" --out "$WORK/run7"
@@ -130,6 +131,139 @@ head -c 2000 /dev/urandom > "$WORK/junk_train.bin"
 expect_fail "junk_train.bin: header magic" "$W" train "${SMALL[@]}" --data "$WORK/junk_train.bin" --out "$WORK/run8"
 expect_fail "train_seq_len: 64 exceeds the model's seq_len 32" "$W" train "${SMALL[@]}" --train-seq-len 64 \
     --data "$WORK/data" --out "$WORK/run9"
+
+
+# ---- a hurried or hostile user (issue 21): clear messages, sensible defaults
+# 3. a second prepare into the same directory replaces the first one's shards
+expect_ok "$W" prepare --quiet --shard-tokens 2000 "$WORK/corpus.txt" "$WORK/re"
+expect_ok "$W" prepare --quiet "$WORK/corpus.txt" "$WORK/re"
+[ "$(ls "$WORK/re" | grep -c train_)" = 1 ] || fail "stale shards kept: $(ls "$WORK/re")"
+cp "$WORK/re/train_000000.bin" "$WORK/re/train_000007.bin"  # one left over however it came
+expect_fail "re: 2 train shard(s) of" "$W" train "${SMALL[@]}" --data "$WORK/re" --out "$WORK/rerun" --steps 1
+grep -q "but $WORK/re/meta.json counts 1 of" "$WORK/e" || fail "leftover shard message: $(cat "$WORK/e")"
+# 4. OUTDIR inside an input folder is not read back as text
+mkdir -p "$WORK/src" && cp "$WORK/corpus.txt" "$WORK/src/"
+expect_ok "$W" prepare --quiet "$WORK/src" "$WORK/src/out"
+cp "$WORK/src/out/train_000000.bin" "$WORK/first.bin"
+expect_ok "$W" prepare --quiet "$WORK/src" "$WORK/src/out"
+cmp -s "$WORK/first.bin" "$WORK/src/out/train_000000.bin" || fail "the second prepare read its own output"
+expect_fail "src: is the output directory too" "$W" prepare "$WORK/src" "$WORK/src"
+# 5. one read_file for regular files, pipes, /proc files; never a directory
+expect_fail "/proc/cpuinfo:1: expected key=value" "$W" info --config /proc/cpuinfo
+expect_fail "/dev/zero: larger than 1048576 bytes" "$W" info --config /dev/zero
+expect_fail "src: is a directory, expected a file" "$W" info --config "$WORK/src"
+expect_ok "$W" info --config <(echo d_model=64)
+grep -q '"d_model":64' "$WORK/o" || fail "config from a pipe: $(cat "$WORK/o")"
+printf '{"d_model":64}garbage' > "$WORK/g.json"
+expect_fail "g.json: invalid JSON at byte 14 near 'garbage'" "$W" info --config "$WORK/g.json"
+expect_fail "--batch-size: expected an integer >= 1, got 'x'" "$W" info --batch-size x
+expect_fail "--batch_size: expected an integer >= 1, got 'x'" "$W" info --batch_size=x
+# a run's own config.json starts the same run again (flags still override)
+expect_ok "$W" train --config "$WORK/run/config.json" --out "$WORK/again" --quiet
+cmp -s <(cut -d, -f2 "$WORK/run/log.jsonl") <(cut -d, -f2 "$WORK/again/log.jsonl") || fail "config.json did not rerun the run"
+# the smallest data set: exactly one window of seq_len + 1 tokens
+$PY -c '
+import struct, sys
+for name, n in (("one/train_000000.bin", 33), ("short/train_000000.bin", 32)):
+    open(sys.argv[1] + "/" + name, "wb").write(struct.pack("<256i", 20240520, 1, n, *[0] * 253) + struct.pack("<%dH" % n, *range(n)))
+' "$(mkdir -p "$WORK/one" "$WORK/short" && echo "$WORK")"
+expect_ok "$W" train "${SMALL[@]}" --data "$WORK/one" --out "$WORK/onerun" --steps 2
+grep -q "done: 2 steps, final loss .*, no validation," "$WORK/o" || fail "done line without validation: $(cat "$WORK/o")"
+expect_fail "32 training tokens: no shard holds one window of seq_len + 1 = 33 tokens" \
+    "$W" train "${SMALL[@]}" --data "$WORK/short" --out "$WORK/shortrun" --steps 2
+# resume and export by run directory or checkpoint file; the differing model key is named
+expect_ok "$W" export "$WORK/run" "$WORK/hfrun"
+grep -q "ckpt_00000006.bin (step 6" "$WORK/o" || fail "export RUNDIR: $(cat "$WORK/o")"
+expect_ok "$W" train --resume "$WORK/run/ckpt_00000006.bin" --steps 8 --quiet
+[ -f "$WORK/run/ckpt_00000008.bin" ] || fail "resume from a checkpoint file"
+# the commands, from the one table
+expect_fail "unknown command 'frob' (expected prepare, train, info, export, report, eval, generate or version" "$W" frob
+expect_ok "$W" --version
+grep -q "^wesar [0-9]" "$WORK/o" || fail "--version: $(cat "$WORK/o")"
+expect_ok "$W" eval --help
+grep -q -- "--json" "$WORK/o" && grep -q -- "--threads" "$WORK/o" || fail "eval --help: $(cat "$WORK/o")"
+expect_ok "$W" train --help
+grep -q -- "--quiet" "$WORK/o" && grep -q "decay_steps" "$WORK/o" || fail "train --help"
+expect_ok "$W" generate --help
+grep -q -- "--top-p" "$WORK/o" || fail "generate --help"
+expect_fail "--stride: expected a number in [1, 1048576], got '1e12'" "$W" eval "$WORK/hf" --stride 1e12
+expect_fail "threads: 1000000000 asked for, but at most" "$W" train "${SMALL[@]}" --threads 1000000000 \
+    --data "$WORK/data" --out "$WORK/thr"
+# --key=value everywhere; eval and generate take --threads; a full context is said
+expect_ok "$W" prepare --quiet --val-fraction=0.2 "$WORK/corpus.txt" "$WORK/eq"
+expect_ok "$W" eval "$WORK/hf" --wikitext="$WORK/corpus.txt" --threads=1 --limit 1 --json
+printf 'ok \xff\n' > "$WORK/ff.txt"
+expect_fail "ff.txt: byte 3 (0xff) is not valid UTF-8" "$W" eval "$WORK/hf" --wikitext "$WORK/ff.txt"
+expect_ok "$W" eval "$WORK/hf" --wikitext /proc/self/status --threads 1
+expect_ok "$W" generate "$WORK/hf" --max-new=1000 --threads 1
+grep -q "note: stopped after 31 of the 1000 new tokens asked for: the context of 32 tokens is full" "$WORK/e" ||
+    fail "no context-full note: $(cat "$WORK/e")"
+: > "$WORK/empty.model"
+expect_fail "empty.model: not a SentencePiece model: empty file" "$W" prepare --tokenizer sentencepiece \
+    --tokenizer-path "$WORK/empty.model" "$WORK/corpus.txt" "$WORK/spm0"
+# the default output directory: runs/<date>-<time>, never another run's; runs/latest links to it
+mkdir -p "$WORK/cwd"
+(cd "$WORK/cwd" && "$W" train "${SMALL[@]}" --data "$WORK/data" --steps 1 > o1 2>&1 &&
+    "$W" train "${SMALL[@]}" --data "$WORK/data" --steps 1 > o2 2>&1) || fail "default --out: $(cat "$WORK/cwd/o1" "$WORK/cwd/o2")"
+d1=$(sed -n 's/^run directory: //p' "$WORK/cwd/o1") d2=$(sed -n 's/^run directory: //p' "$WORK/cwd/o2")
+[ -n "$d1" ] && [ "$d1" != "$d2" ] && [ -f "$WORK/cwd/$d1/ckpt_00000001.bin" ] && [ -f "$WORK/cwd/$d2/ckpt_00000001.bin" ] ||
+    fail "default out dirs: '$d1' '$d2'"
+[ "$(readlink "$WORK/cwd/runs/latest")" = "${d2#runs/}" ] || fail "runs/latest: $(readlink "$WORK/cwd/runs/latest")"
+grep -q '"ckpt_every":500' "$WORK/cwd/$d1/config.json" || fail "default ckpt_every"
+# checkpoints record the tokenizer and absolute data paths: eval, generate and resume from anywhere
+(cd / && "$W" generate "$WORK/cwd/runs/latest" --max-new 3 > /dev/null 2> "$WORK/e" &&
+    "$W" train --resume "$WORK/cwd/runs/latest" --steps 2 --quiet 2>> "$WORK/e") || fail "from another directory: $(cat "$WORK/e")"
+grep -q '"tokenizer":"bytes"' "$WORK/cwd/$d1/config.json" || fail "tokenizer not recorded"
+
+
+# 8. tokenizers that do not belong together: meta.json, the checkpoint's record, the vocabulary
+if [ -f "$DATA/gpt2-tokenizer/encoder.json" ]; then
+    expect_ok "$W" prepare --quiet --tokenizer gpt2 --tokenizer-path "$DATA/gpt2-tokenizer" "$WORK/corpus.txt" "$WORK/g2"
+    G2=("${SMALL[@]}" --vocab-size 50257 --steps 1)
+    expect_fail "data: the model's vocab_size 50257 does not fit: $WORK/data/meta.json says the bytes tokenizer" \
+        "$W" train "${G2[@]}" --data "$WORK/data" --out "$WORK/g2a"
+    expect_fail "data: the model's vocab_size 50257 does not fit" "$W" train "${G2[@]}" --data "$WORK/g2" \
+        --val-data "$WORK/data" --out "$WORK/g2b"
+    expect_ok "$W" train "${G2[@]}" --data "$WORK/g2" --vocab-size 50304 --out "$WORK/g2run"  # padded, as nanoGPT does
+    expect_ok "$W" export "$WORK/g2run" "$WORK/g2hf"
+    expect_fail "the bytes tokenizer has 257 tokens but the model 50304: not the model's tokenizer" \
+        "$W" generate "$WORK/g2hf" --tokenizer bytes
+    expect_fail "--tokenizer bytes: $WORK/g2run was trained on gpt2 tokens" "$W" generate "$WORK/g2run" --tokenizer bytes
+    expect_fail "tokenizer: bytes, but $WORK/g2/meta.json says the data was prepared with gpt2" \
+        "$W" train "${G2[@]}" --data "$WORK/g2" --tokenizer bytes --out "$WORK/g2c"
+else
+    echo "note: no $DATA/gpt2-tokenizer: tokenizer mismatch cases skipped"
+fi
+# SentencePiece's --tokenizer-path DIR (holding tokenizer.model), as the README writes it
+mkdir -p "$WORK/spmdir"
+$PY "$(dirname "$0")/small_spm_model.py" "$WORK/spmdir/tokenizer.model" ok
+expect_ok "$W" prepare --quiet --tokenizer sentencepiece --tokenizer-path "$WORK/spmdir" "$WORK/corpus.txt" "$WORK/spd"
+expect_ok "$W" prepare --quiet --tokenizer sentencepiece --tokenizer-path "$WORK/spmdir/tokenizer.model" "$WORK/corpus.txt" "$WORK/spf"
+cmp -s "$WORK/spd/train_000000.bin" "$WORK/spf/train_000000.bin" || fail "--tokenizer-path DIR and FILE differ"
+# Ctrl-C in prepare takes its spilled ids with it; a SIGKILLed one's go with the next prepare there
+ENWIKI=$DATA/enwiki-2015-sample/enwiki_2015_AA.txt.xz
+if [ -f "$ENWIKI" ]; then
+    for sig in INT KILL; do
+        rm -rf "$WORK/big"
+        "$W" prepare --quiet "$ENWIKI" "$WORK/big" & pid=$!
+        for _ in $(seq 100); do ls -a "$WORK/big" 2> /dev/null | grep -q prepare.ids && break; sleep 0.05; done
+        sleep 0.3; kill -$sig $pid; wait $pid 2> /dev/null
+        left=$(ls -a "$WORK/big" | grep -c "prepare.ids.tmp")
+        if [ $sig = INT ]; then [ "$left" = 0 ] || fail "Ctrl-C left the spill: $(ls -a "$WORK/big")"
+        else [ "$left" = 1 ] || fail "SIGKILL: expected the spill to stay: $(ls -a "$WORK/big")"; fi
+    done
+    expect_ok "$W" prepare "$WORK/corpus.txt" "$WORK/big"
+    grep -q "removed 1 unfinished temporary file(s) of a killed prepare" "$WORK/e" || fail "no cleanup note: $(cat "$WORK/e")"
+    [ "$(ls -a "$WORK/big" | grep -c "prepare.ids.tmp")" = 0 ] || fail "the killed prepare's spill stayed"
+fi
+# 10. ulimit -v: OpenBLAS's start-up buffers fit the limit, or one clear line (not under ASan: its shadow memory)
+case $W in *asan*) ;; *)
+    (ulimit -v 250000; timeout 20 "$W" info > "$WORK/o" 2> "$WORK/e") || fail "ulimit -v 250000: $? $(cat "$WORK/e")"
+    grep -q "fits 1 OpenBLAS thread" "$WORK/e" && grep -q "^parameters:" "$WORK/o" || fail "ulimit -v note: $(cat "$WORK/e")"
+    (ulimit -v 150000; timeout 20 "$W" --help > "$WORK/o" 2> "$WORK/e"; echo $? > "$WORK/rc")
+    [ "$(cat "$WORK/rc")" = 1 ] && grep -q "virtual memory limit (ulimit -v) is 146 MiB; OpenBLAS reserves" "$WORK/e" ||
+        fail "ulimit -v 150000: rc $(cat "$WORK/rc"): $(cat "$WORK/e")" ;;
+esac
 
 echo "cli: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

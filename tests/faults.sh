@@ -103,8 +103,8 @@ diff <(nums "$WORK/srb/log.jsonl") <(nums "$WORK/srb2/log.jsonl") > /dev/null ||
     --spike-k 0.2 > "$WORK/o" 2> "$WORK/e" && fail "--max-rollbacks 2: the run did not give up"
 tail -1 "$WORK/e" | grep -q "^wesar: error: step [0-9]*: loss spike: .*; giving up after 2 rollbacks in a row (--max-rollbacks)$" ||
     fail "give-up message: $(tail -1 "$WORK/e")"
-expect_fail "on_spike: expected log or rollback, got 'panic'" "$W" train "${SMALL[@]}" "${D[@]}" --on-spike panic
-expect_fail "on_nan: expected stop or rollback, got 'log'" "$W" train "${SMALL[@]}" "${D[@]}" --on-nan log
+expect_fail "--on-spike: expected log or rollback, got 'panic'" "$W" train "${SMALL[@]}" "${D[@]}" --on-spike panic
+expect_fail "--on-nan: expected stop or rollback, got 'log'" "$W" train "${SMALL[@]}" "${D[@]}" --on-nan log
 
 # ---- NaN: weights that went non-finite.  A run's newest checkpoint is
 # poisoned (every parameter NaN, checksum valid): resuming it fails at once.
@@ -129,6 +129,8 @@ expect_fail "step 11: loss is nan" "$W" train --resume "$WORK/nan" --steps 20 --
 # the second one further back, and the run recovers
 expect_ok "$W" train --resume "$WORK/nan2" --steps 20 --on-nan rollback --quiet
 grep -q "rolled back to step 10 .*rollback 1 of at most 3" "$WORK/e" || fail "nan rollback 1: $(cat "$WORK/e")"
+grep -q "^wesar: step 11: loss is nan" "$WORK/e" && ! grep -q "step 11: step 11" "$WORK/e" ||
+    fail "rollback message names the step once: $(cat "$WORK/e")"
 grep -q "rolled back to step 5 .*rollback 2 of at most 3" "$WORK/e" || fail "nan rollback 2: $(cat "$WORK/e")"
 $PY - "$WORK/nan2/log.jsonl" << 'PYEOF' || fail "nan rollback log"
 import json, math, sys
@@ -144,6 +146,71 @@ poison "$WORK/nan2/ckpt_00000020.bin"
 cp "$WORK/nan2/ckpt_00000020.bin" "$WORK/nan2/ckpt_00000015.bin"  # every recent one is poisoned
 expect_fail "giving up after 1 rollbacks in a row" "$W" train --resume "$WORK/nan2" --steps 30 \
     --on-nan rollback --max-rollbacks 1 --quiet
+
+
+# ---- a hurried or hostile user (issue 21): nothing of another run is touched
+T=(--d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --batch-size 2 --val-every 0 --threads 1 --lr 1e-3
+   --warmup 0 --quiet --ckpt-every 2 "${D[@]}")
+expect_ok "$W" train "${T[@]}" --steps 6 --out "$WORK/hA"
+expect_ok "$W" train "${T[@]}" --steps 14 --out "$WORK/hB"
+before=$(cd "$WORK/hB" && sha256sum ckpt_* log.jsonl config.json)
+# 1. --resume A --out B, B another run: refused, B untouched
+expect_fail "already holds checkpoints of another run: a branch of" "$W" train --resume "$WORK/hA" --out "$WORK/hB" --steps 16
+[ "$(cd "$WORK/hB" && sha256sum ckpt_* log.jsonl config.json)" = "$before" ] || fail "resume --out touched another run"
+# ... into a new directory: a branch, whose log starts with A's; A untouched
+a_before=$(cd "$WORK/hA" && sha256sum ckpt_* log.jsonl)
+expect_ok "$W" train --resume "$WORK/hA" --out "$WORK/hC" --steps 10
+[ "$(cd "$WORK/hA" && sha256sum ckpt_* log.jsonl)" = "$a_before" ] || fail "a branch touched its source run"
+[ "$(head -6 "$WORK/hC/log.jsonl")" = "$(cat "$WORK/hA/log.jsonl")" ] || fail "the branch's log does not start with its source's"
+[ "$(wc -l < "$WORK/hC/log.jsonl")" = 10 ] && [ -f "$WORK/hC/ckpt_00000010.bin" ] || fail "branch run: $(ls "$WORK/hC")"
+# an older checkpoint of a run, resumed in place, would overwrite the later ones
+expect_fail "hB/ckpt_00000004.bin is at step 4, but" "$W" train --resume "$WORK/hB/ckpt_00000004.bin" --steps 20
+[ "$(cd "$WORK/hB" && sha256sum ckpt_* log.jsonl config.json)" = "$before" ] || fail "an old checkpoint's resume touched the run"
+expect_fail "/nonexistent: cannot open: No such file or directory (expected a run directory or a checkpoint file)" \
+    "$W" train --resume "$WORK/nonexistent"
+# 2. one process per run directory: a second one is refused while the first runs (flock, gone with SIGKILL)
+"$W" train --resume "$WORK/hA" --steps 100000000 --ckpt-every 100000000 --quiet > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$WORK/hA/.lock" ] && grep -q "^$pid$" "$WORK/hA/.lock" && break; sleep 0.1; done
+sleep 0.5 # past its config.json
+cfg_before=$(sha256sum < "$WORK/hA/config.json")
+expect_fail "hA is in use by another wesar process (pid $pid)" "$W" train --resume "$WORK/hA" --steps 30 --lr 1e-2
+expect_fail "hA is in use by another wesar process" "$W" train "${T[@]}" --steps 3 --out "$WORK/hA"
+kill -9 $pid; wait $pid 2> /dev/null
+[ "$(sha256sum < "$WORK/hA/config.json")" = "$cfg_before" ] && [ "$(ls "$WORK/hA" | grep -c ckpt_)" = 3 ] ||
+    fail "the refused runs touched the run: $(ls "$WORK/hA")"
+expect_ok "$W" train --resume "$WORK/hA" --steps 8  # the lock went with the killed process
+# 6. --config and --preset do not mix with --resume; info reads a run
+expect_fail "--config: with --resume the model and training config come from the checkpoint" \
+    "$W" train --resume "$WORK/hA" --config "$WORK/nonexistent"
+expect_fail "--preset: with --resume" "$W" train --resume "$WORK/hA" --preset tiny
+for a in "$WORK/hA" "--resume $WORK/hA" "$WORK/hA/ckpt_00000008.bin"; do
+    expect_ok "$W" info $a --lr 3e-3
+    grep -q '"d_model":32' "$WORK/o" && grep -q '"lr":0.003' "$WORK/o" && grep -q '"steps":8' "$WORK/o" ||
+        fail "info $a: $(cat "$WORK/o")"
+done
+expect_fail "a resumed run keeps its model, but the flags change d_model 32 -> 64" "$W" train --resume "$WORK/hA" --d-model 64
+# 7. more --steps on resume: the cosine stays where it ended (min_lr), and says so; --decay-steps re-stretches it
+expect_ok "$W" train "${T[@]}" --lr 1e-2 --warmup 5 --steps 40 --out "$WORK/lr"
+cp -r "$WORK/lr" "$WORK/lr2"
+expect_ok "$W" train --resume "$WORK/lr" --steps 80 --log-every 1000
+grep -q "note: the cosine ends at step 40 (decay_steps); steps 41..80 run at min_lr 1.000e-03" "$WORK/o" ||
+    fail "no schedule note: $(cat "$WORK/o")"
+expect_ok "$W" train --resume "$WORK/lr2" --steps 80 --decay-steps 80 --log-every 1000
+grep -q "note: decay_steps 40 -> 80: the lr at step 41 goes from 1.000e-03 (the run's schedule) to 5.882e-03" "$WORK/o" ||
+    fail "no jump note: $(cat "$WORK/o")"
+$PY - "$WORK/lr/log.jsonl" "$WORK/lr2/log.jsonl" << 'PYEOF' || fail "lr after a resume with more steps"
+import json, math, sys
+a = {r["step"]: r["lr"] for r in map(json.loads, open(sys.argv[1]))}
+b = {r["step"]: r["lr"] for r in map(json.loads, open(sys.argv[2]))}
+assert sorted(a) == list(range(1, 81)), sorted(a)
+assert all(abs(a[s] - 1e-3) < 1e-12 for s in range(40, 81)), [a[s] for s in (40, 41, 80)]
+# re-stretched: the cosine over 80 steps with warmup 5, as the formula gives
+f = lambda s: 1e-3 + 0.5 * (1 + math.cos(math.pi * (s - 1 - 5) / 74)) * 9e-3
+assert all(abs(b[s] - f(s)) < 1e-9 for s in range(41, 81)), (b[41], f(41))
+PYEOF
+# 9. eps 0 would divide 0 by 0; non-finite messages name the step once
+expect_fail "--eps: expected a number in [1e-30, 1], got '0'" "$W" train "${T[@]}" --eps 0 --out "$WORK/eps"
 
 # ---- disk full during a checkpoint: the previous checkpoint stays, the run
 # stops with a clear message, no temporary file is left.
@@ -250,7 +317,7 @@ f=$(ms count); printf '\xff\xff\xff\x7f' | dd of="$f" bs=1 seek=8 conv=notrunc s
 expect_fail "x_train.bin: file is" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
 f=$(ms tok); printf '\xff\xff' | dd of="$f" bs=1 seek=2000 conv=notrunc status=none
 expect_fail "x_train.bin: token 488 has id 65535, expected < vocab_size 257 (wrong tokenizer?)" "$W" train "${SMALL[@]}" --data "$f" --out "$WORK/y"
-expect_fail "has id" "$W" train "${SMALL[@]}" --vocab-size 50 --data "$WORK/data" --out "$WORK/y"
+expect_fail "the model's vocab_size 50 does not fit" "$W" train "${SMALL[@]}" --vocab-size 50 --data "$WORK/data" --out "$WORK/y"
 
 # ---- damaged config files
 printf '{"d_model": 32,' > "$WORK/c1.json"
@@ -310,7 +377,7 @@ spm_case truncated "spm_truncated.model: not a SentencePiece model"
 spm_case garbage "spm_garbage.model: not a SentencePiece model"
 spm_case dup "spm_dup.model: piece 276 (he) appears twice"
 expect_fail "needs --tokenizer-path FILE" "$W" prepare --tokenizer sentencepiece "$WORK/tk.txt" "$WORK/spmbad"
-expect_fail "$WORK/nope/tokenizer.model: cannot open" "$W" prepare --tokenizer sentencepiece --tokenizer-path "$WORK/nope" "$WORK/tk.txt" "$WORK/spmbad"
+expect_fail "$WORK/nope: cannot open" "$W" prepare --tokenizer sentencepiece --tokenizer-path "$WORK/nope" "$WORK/tk.txt" "$WORK/spmbad"
 
 echo "faults: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

@@ -93,7 +93,7 @@ grep -q "batch_size 3 x grad_accum 1 = 3 sequences, does not split evenly over 2
 [ "$(grep -c "does not split" "$WORK/out")" = 1 ] || fail "the message came from both ranks: $(cat "$WORK/out")"
 mpi2 "$W" train "${BASE[@]}" --batch-size 0 --data "$WORK/data" --out "$WORK/odd" > "$WORK/out" 2>&1 &&
     fail "batch size 0 ran"
-[ "$(grep -c "batch_size" "$WORK/out")" = 1 ] || fail "bad flag not reported once: $(cat "$WORK/out")"
+[ "$(grep -c -- "--batch-size: expected" "$WORK/out")" = 1 ] || fail "bad flag not reported once: $(cat "$WORK/out")"
 mpi2 "$W" eval --help > "$WORK/out" 2>&1
 mpi2 "$W" generate "$WORK/p1_1" > "$WORK/out" 2>&1 && fail "generate ran as two copies"
 grep -q "only \`wesar train\` runs over MPI ranks" "$WORK/out" || fail "generate under mpirun: $(cat "$WORK/out")"

@@ -265,7 +265,7 @@ static void test_ckpt(void) {
     model *m3 = model_create(&c2, err, sizeof err);
     model_alloc(m3, 0, 8, err, sizeof err);
     CHECK(ckpt_load(path, m3, &y, err, sizeof err) == -1, "wrong-shape model accepted");
-    CHECK_ERR_HAS(err, "does not match");
+    CHECK_ERR_HAS(err, "model differs from the one it is loaded into: d_model 16 -> 32"); /* names the key */
     write_file(path, "WESARCKQ", 8);
     CHECK(ckpt_load(path, m2, &y, err, sizeof err) == -1, "bad magic accepted");
     CHECK_ERR_HAS(err, "not a wesar checkpoint");

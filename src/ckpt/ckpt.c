@@ -247,7 +247,9 @@ int ckpt_load(const char *path, model *m, ckpt_extra *x, char *err, size_t errle
     double step = num_field(r.header, "step"), ns = num_field(r.header, "n_state");
     cJSON *opt = cJSON_GetObjectItem(r.header, "optim"), *rngj = cJSON_GetObjectItem(r.header, "data_rng");
     if (strcmp(a, b)) {
-        snprintf(err, errlen, "%s: model config %s does not match the expected %s", path, a, b);
+        char d[256];
+        config_diff(&cfg, model_cfg(m), d, sizeof d);
+        snprintf(err, errlen, "%s: the checkpoint's model differs from the one it is loaded into: %s", path, d);
         rc = -1;
     } else if (num_field(r.header, "n_params") != (double)np ||
                num_field(r.header, "n_tensors") != model_num_tensors(m)) {

@@ -1,6 +1,14 @@
-/* main.c - the `wesar` command line: prepare, train, info, export, report, eval, generate. */
+/* main.c - the `wesar` command line: a table of commands (COMMANDS, at the
+ * end) and the glue from their flags to the modules that do the work. */
+#ifndef WESAR_VERSION
+#define WESAR_VERSION "0.9"
+#endif
 #include "../ckpt/ckpt.h"
 #include "../ckpt/export.h"
+#include "../ckpt/rundir.h"
+#include "../kernels/blas_limit.h"
+#include "../kernels/gemm_bf16.h"
+#include "../optim/optim.h"
 #include "../data/prepare.h"
 #include "../dist/dist.h"
 #include "../model/config.h"
@@ -17,37 +25,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *USAGE =
-    "wesar - pre-train LLaMA-style language models without loss spikes\n"
-    "\n"
-    "usage:\n"
-    "  wesar prepare [--tokenizer bytes|gpt2|sentencepiece] [--tokenizer-path P] [--val-fraction F]\n"
-    "                [--shard-tokens N] INPUT... OUTDIR   (text files, folders, .jsonl; .xz streams)\n"
-    "  wesar train --data DIR [--preset tiny|gpt2-small|1.3b] [--config FILE] [--KEY VALUE ...]\n"
-    "  wesar train --resume RUNDIR [--KEY VALUE ...]   (newest valid checkpoint in RUNDIR)\n"
-    "  wesar info [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
-    "  wesar export CHECKPOINT OUTDIR     (merged Hugging Face model.safetensors + config.json)\n"
-    "  wesar report RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)\n"
-    "  wesar eval MODEL [--wikitext FILE] [--lambada FILE] [--stride N] [--seq-len N] [--limit N]\n"
-    "             (WikiText-2 token/word perplexity, LAMBADA accuracy and perplexity, as lm-eval)\n"
-    "  wesar generate MODEL [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]\n"
-    "             [--seed S]   (KV cache, streams tokens, prints tokens/s)\n"
-    "  MODEL: a checkpoint, a run directory (newest checkpoint) or an export directory;\n"
-    "  eval and generate take --tokenizer NAME --tokenizer-path P when the training data's\n"
-    "  meta.json does not say\n"
-    "\n"
+/* Each command's flags, printed by `wesar NAME --help`; the first lines of
+ * `wesar --help` are the commands' synopses (the table at the end). */
+static const char KEYS_HELP[] =
     "model keys:  vocab_size d_model n_layers n_heads n_kv_heads ffn_dim seq_len\n"
     "             mlp (gelu|swiglu) rope_theta norm_eps\n"
     "             init (he|small|gpt2)  reparam (none|wesar|weightnorm|sigmareparam|residual|plain)\n"
     "             sigma2 (common variance of stored matrices: wesar 4e-5, weightnorm and\n"
     "             sigmareparam 16e-5 by default)\n"
-    "train keys:  data val_data out optim batch_size train_seq_len grad_accum steps warmup\n"
+    "train keys:  data val_data out (default runs/<date>-<time>, runs/latest links to it)\n"
+    "             tokenizer tokenizer_path (from the data's meta.json; recorded in checkpoints)\n"
+    "             optim batch_size train_seq_len grad_accum steps warmup\n"
+    "             decay_steps (the cosine reaches min_lr there and stays; default steps, kept on resume)\n"
     "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
     "             optim: adamw | adamw-nobc (no first-moment bias correction) | lion |\n"
     "               liona (RECONSTRUCTED: l2 step norm fixed) | lionar (RECONSTRUCTED: rotational)\n"
     "             --nesterov --inverse-bias-correction --rrc-correction (Lion family;\n"
     "               all three RECONSTRUCTED from the paper's description, see README)\n"
-    "             log_every val_every val_batches ckpt_every ckpt_final keep seed threads\n"
+    "             log_every val_every val_batches ckpt_every (500) ckpt_final keep seed threads\n"
     "             precision (fp32|bf16: bf16 operands, fp32 accumulation; AVX-512 BF16)\n"
     "             on_spike (log|rollback) on_nan (stop|rollback) spike_window spike_k\n"
     "             max_rollbacks (rollback: to the newest checkpoint before the failed step,\n"
@@ -56,16 +51,55 @@ static const char *USAGE =
     "             gradient norm and gate in OUT/telemetry.jsonl) rrc_tokens (0: auto)\n"
     "             dist_timeout (under mpirun: seconds a rank waits for the others\n"
     "             before it ends the job; 300, 0 = forever)\n"
+    "             --quiet: no progress lines\n"
     "Keys are given as flags (--d-model 256 or --d_model=256) or in a config file\n"
-    "(key=value lines or a JSON object); flags override the file, which overrides\n"
-    "the preset.  See README.md for every default.\n";
+    "(key=value lines, a JSON object, or a run's own config.json); flags override the\n"
+    "file, which overrides the preset.  See README.md for every default.\n";
 
-static void usage(FILE *f) {
-    fputs(USAGE, f);
-    fputs(dist_compiled() ? "Data parallel (MPI compiled in): mpirun -np P wesar train ... (see README)\n"
-                          : "Data parallel: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin; "
-                            "make MPI=1)\n", f);
-}
+static const char TRAIN_HELP[] =
+    "  --resume RUN: a run directory (its newest valid checkpoint) or one checkpoint file;\n"
+    "  the model and training config come from the checkpoint (flags may change training\n"
+    "  keys, never model keys); the run goes on in its directory, or with --out NEWDIR in a\n"
+    "  branch that starts with a copy of its log.  A run directory is locked while it runs.\n";
+
+static const char PREPARE_HELP[] =
+    "  --tokenizer bytes|gpt2|sentencepiece (bytes)\n"
+    "  --tokenizer-path P    gpt2: a directory with encoder.json and vocab.bpe;\n"
+    "                        sentencepiece: a tokenizer.model or a directory holding one\n"
+    "  --val-fraction F      the last fraction of the tokens becomes val (0.1)\n"
+    "  --shard-tokens N      train tokens per shard file (1e8)\n"
+    "  --quiet               no progress bar, no summary\n"
+    "  INPUT: text files, folders of them, .jsonl (one document per line, its \"text\"),\n"
+    "  each optionally .xz.  OUTDIR's earlier shards are replaced; OUTDIR inside an\n"
+    "  input folder is skipped.\n";
+
+static const char INFER_HELP[] =
+    "  MODEL: a checkpoint, a run directory (newest checkpoint) or an export directory\n"
+    "  --tokenizer NAME --tokenizer-path P   when the checkpoint does not record its tokenizer\n"
+    "  --seq-len N           the context (the model's by default)\n"
+    "  --threads N           kernel threads (all cores)\n";
+
+static const char EVAL_HELP[] =
+    "  --wikitext FILE       WikiText-2 token/word/byte perplexity (rolling windows, as lm-eval)\n"
+    "  --lambada FILE        LAMBADA last-word accuracy and perplexity (JSON lines)\n"
+    "  --stride N            window stride (the context)\n"
+    "  --limit N             the first N documents / examples\n"
+    "  --json                only the JSON line\n";
+
+static const char GENERATE_HELP[] =
+    "  --prompt TEXT (\"\")   --max-new N (256)   --temperature T (0.8; 0 = greedy)\n"
+    "  --top-k K (0 = off)   --top-p P (0.95)    --seed S (1337)   --ids (print the ids)\n"
+    "  Stops at max_new tokens, at the end-of-text token, or when the context is full\n"
+    "  (then it says so).\n";
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;   /* its line in wesar --help */
+    const char *help[3];    /* wesar NAME --help, after the synopsis */
+} command;
+static const command *find_command(const char *name);
+static void usage(FILE *f);
 
 static int die(const char *msg) {
     fprintf(stderr, "wesar: error: %s\n", msg);
@@ -81,131 +115,185 @@ static void flag_key(const char *flag, char *key, size_t n) {
         if (*p == '-') *p = '_';
 }
 
+/* argv[*i] as the option NAME ("--top-k"; --top_k and --top-k=V alike):
+ * 1 with *val its value (*i advanced past it), -1 when the value is
+ * missing (said on stderr), 0 when argv[*i] is something else. */
+static int opt(int argc, char **argv, int *i, const char *name, const char **val) {
+    char a[64], b[64];
+    if (strncmp(argv[*i], "--", 2)) return 0;
+    flag_key(argv[*i], a, sizeof a);
+    flag_key(name, b, sizeof b);
+    if (strcmp(a, b)) return 0;
+    const char *eq = strchr(argv[*i], '=');
+    if (eq) { *val = eq + 1; return 1; }
+    if (*i + 1 < argc) { *val = argv[++*i]; return 1; }
+    fprintf(stderr, "wesar: error: %s: missing value\n", name);
+    return -1;
+}
+
 typedef struct {
     model_config mc;
     train_config tc;
-    int with_train;
 } job;
 
 static int job_other(void *ctx, const char *key, const char *value, char *err, size_t n) {
-    job *j = ctx;
-    return j->with_train ? train_set(&j->tc, key, value, err, n) : 1;
+    return train_set(&((job *)ctx)->tc, key, value, err, n);
+}
+
+/* A key's error as the user typed the flag: "--batch-size: expected ..." */
+static void flag_error(const char *flag, const char *key, const char *msg, char *err, size_t n) {
+    size_t k = strlen(key), f = strcspn(flag, "=");
+    if (!strncmp(msg, key, k) && msg[k] == ':') snprintf(err, n, "%.*s%s", (int)f, flag, msg + k);
+    else snprintf(err, n, "%.*s: %s", (int)f, flag, msg);
+}
+
+/* --resume RUN: the checkpoint's model and training config (rundir.h); the
+ * run goes on in the checkpoint's directory unless --out says otherwise. */
+static int job_from_checkpoint(job *j, const char *resume, char *err, size_t n) {
+    char path[1024], dir[1024], tj[4096];
+    if (rundir_resolve(resume, path, sizeof path, dir, sizeof dir, err, n) ||
+        ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n))
+        return -1;
+    train_defaults(&j->tc, NULL);
+    if (config_load_text(&j->mc, tj, path, job_other, j, err, n)) return -1;
+    snprintf(j->tc.resume_from, sizeof j->tc.resume_from, "%s", path);
+    snprintf(j->tc.out_dir, sizeof j->tc.out_dir, "%s", dir); /* where it is now, even if moved */
+    return 0;
+}
+
+static int is_switch(const char *key) {
+    return !strcmp(key, "nesterov") || !strcmp(key, "inverse_bias_correction") || !strcmp(key, "rrc_correction");
 }
 
 /* preset, then config file, then every other flag in order; with --resume
- * RUNDIR, the newest valid checkpoint's model and training config instead of
- * preset and file (flags still override, e.g. a larger --steps). */
-static int parse_job(job *j, int argc, char **argv, int with_train, char *err, size_t n) {
-    const char *preset = "tiny", *config = NULL, *resume = NULL;
-    j->with_train = with_train;
+ * RUN (or, for info, a positional RUN) the checkpoint's config instead of
+ * preset and file, and flags may change training keys but no model key. */
+static int parse_job(job *j, int argc, char **argv, const char *resume, char *err, size_t n) {
+    const char *preset = NULL, *config = NULL, *v;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--resume") && i + 1 < argc && with_train) resume = argv[++i];
-        else if (!strncmp(argv[i], "--resume=", 9) && with_train) resume = argv[i] + 9;
+        int k = 0;
+        if ((k = opt(argc, argv, &i, "--resume", &v)) > 0) resume = v;
+        else if (!k && (k = opt(argc, argv, &i, "--preset", &v)) > 0) preset = v;
+        else if (!k && (k = opt(argc, argv, &i, "--config", &v)) > 0) config = v;
+        if (k < 0) { err[0] = 0; return -1; }
     }
-    if (resume) {
-        char path[1024], tj[4096];
-        if (train_find_checkpoint(resume, -1, path, sizeof path, err, n)) return -1;
-        if (ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n)) return -1;
-        train_defaults(&j->tc, NULL);
-        if (config_load_text(&j->mc, tj, path, job_other, j, err, n)) return -1;
-        snprintf(j->tc.resume_from, sizeof j->tc.resume_from, "%s", path);
-        /* the run goes on where it is now, even if it was moved since */
-        snprintf(j->tc.out_dir, sizeof j->tc.out_dir, "%s", resume);
-    }
-    for (int i = 0; i < argc && !resume; i++) {
-        if (!strncmp(argv[i], "--preset", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
-            preset = argv[i][8] ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
-        else if (!strncmp(argv[i], "--config", 8) && (argv[i][8] == 0 || argv[i][8] == '='))
-            config = argv[i][8] ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
-    }
-    if (!resume) {
-        if (config_preset(&j->mc, preset, err, n)) return -1;
-        train_defaults(&j->tc, preset);
-    } else if (config) {
-        snprintf(err, n, "--resume takes the config from the checkpoint; --config is not allowed with it");
+    if (resume && (preset || config)) {
+        snprintf(err, n, "--%s: with --resume the model and training config come from the checkpoint; give "
+                 "the training keys to change as flags", preset ? "preset" : "config");
         return -1;
+    }
+    if (resume && job_from_checkpoint(j, resume, err, n)) return -1;
+    model_config ck = j->mc;
+    if (!resume) {
+        if (config_preset(&j->mc, preset ? preset : "tiny", err, n)) return -1;
+        train_defaults(&j->tc, preset ? preset : "tiny");
     }
     if (config && config_load_file(&j->mc, config, job_other, j, err, n)) return -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2)) { snprintf(err, n, "unexpected argument '%s'", a); return -1; }
-        char key[64];
+        char key[64], msg[512];
         flag_key(a, key, sizeof key);
         const char *eq = strchr(a, '='), *val;
         if (!strcmp(key, "quiet")) { j->tc.quiet = 1; continue; }
-        int is_switch = !strcmp(key, "nesterov") || !strcmp(key, "inverse_bias_correction") ||
-                        !strcmp(key, "rrc_correction");
         if (eq) val = eq + 1;
-        else if (is_switch && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) val = "1";
+        else if (is_switch(key) && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) val = "1";
         else if (i + 1 < argc) val = argv[++i];
         else { snprintf(err, n, "%s: missing value", a); return -1; }
         if (!strcmp(key, "preset") || !strcmp(key, "config") || !strcmp(key, "resume")) continue;
-        char msg[256];
         int r = config_set(&j->mc, key, val, msg, sizeof msg);
         if (r == 1) r = job_other(j, key, val, msg, sizeof msg);
         if (r == 1) {
-            snprintf(err, n, "unknown option '%s' (see wesar --help)", a);
+            snprintf(err, n, "unknown option '%s' (see wesar %s --help)", a, "train");
             return -1;
         }
-        if (r) { snprintf(err, n, "--%s", msg); return -1; }
+        if (r) { flag_error(a, key, msg, err, n); return -1; }
     }
-    return config_finish(&j->mc, err, n);
+    if (config_finish(&j->mc, err, n)) return -1;
+    char d[256];
+    if (resume && config_diff(&ck, &j->mc, d, sizeof d)) {
+        snprintf(err, n, "--resume %s: a resumed run keeps its model, but the flags change %s (start a new run "
+                 "to change the model)", resume, d);
+        return -1;
+    }
+    return 0;
 }
 
+/* wesar info [RUN] [--resume RUN] [--preset P] [--config F] [--KEY V ...]:
+ * the model (and, for a run or with training keys, the training config). */
 static int cmd_info(int argc, char **argv) {
-    char err[512];
+    char err[1024];
     job j;
-    if (parse_job(&j, argc, argv, 0, err, sizeof err)) return die(err);
+    const char *run = NULL;
+    if (argc && strncmp(argv[0], "--", 2)) run = argv[0], argc--, argv++;
+    if (parse_job(&j, argc, argv, run, err, sizeof err)) return err[0] ? die(err) : 1;
     model *m = model_create(&j.mc, err, sizeof err);
     if (!m) return die(err);
     size_t np = model_num_params(m), mat = 0;
     for (int i = 0; i < model_num_tensors(m); i++)
         if (model_tensor(m, i)->is_matrix) mat += model_tensor(m, i)->numel;
-    char cj[1024];
+    char cj[1024], tj[4096];
     config_to_json(&j.mc, cj, sizeof cj);
+    train_to_json(&j.tc, tj, sizeof tj);
+    const optim_rule *rule = optim_find(j.tc.optim);
+    int ns = rule ? rule->n_state : 2;
+    if (j.tc.resume_from[0]) printf("checkpoint: %s\n", j.tc.resume_from);
     printf("config: %s\n", cj);
+    printf("train: %s\n", tj);
     printf("parameters: %zu (%zu in matrices, %zu in norm gains), %d tensors\n", np, mat, np - mat,
            model_num_tensors(m));
-    printf("fp32 memory: %.1f MiB parameters, %.1f MiB with gradients and AdamW state\n",
-           np * 4 / 1048576.0, np * 16 / 1048576.0);
+    printf("fp32 memory: %.1f MiB parameters, %.1f MiB with gradients and %s state (%d slab%s)\n",
+           np * 4 / 1048576.0, np * 4.0 * (2 + ns) / 1048576.0, j.tc.optim, ns, ns == 1 ? "" : "s");
     model_free(m);
     return 0;
 }
 
 /* Under mpirun every rank runs this; rank 0 alone prints and writes (train.h). */
 static int cmd_train(int argc, char **argv) {
-    char err[1024];
+    char err[1024] = "";
     job j;
     if (dist_init(&argc, &argv, err, sizeof err)) return die(err);
-    int rc = parse_job(&j, argc, argv, 1, err, sizeof err);
+    int rc = parse_job(&j, argc, argv, NULL, err, sizeof err);
     if (!dist_agree(!rc, err, sizeof err)) rc = -1; /* same argv everywhere: rank 0 says it */
     train_result r;
     if (!rc) rc = train_run(&j.mc, &j.tc, &r, err, sizeof err);
     /* an error every rank shares is printed by rank 0 alone (dist_agree
      * leaves err empty on the others) */
     if (rc && err[0]) die(err);
+    char val[48] = "no validation";
+    if (!isnan(r.final_val_loss)) snprintf(val, sizeof val, "val loss %.4f", r.final_val_loss);
     if (!rc && !j.tc.quiet && dist_rank() == 0)
-        printf("done: %ld steps, final loss %.4f, val loss %.4f, %ld loss spike(s), %ld rollback(s)\n",
-               r.steps_done, r.final_loss, r.final_val_loss, r.spikes, r.rollbacks);
+        printf("done: %ld steps, final loss %.4f, %s, %ld loss spike(s), %ld rollback(s)\n",
+               r.steps_done, r.final_loss, val, r.spikes, r.rollbacks);
     fflush(stdout);
     dist_finalize(rc ? 1 : 0);
     return rc ? 1 : 0;
 }
 
+/* CHECKPOINT, or a run directory's newest valid one */
+static int checkpoint_arg(const char *arg, char *path, size_t len, char *err, size_t errlen) {
+    char dir[1024];
+    if (!rundir_resolve(arg, path, len, dir, sizeof dir, err, errlen)) return 0;
+    if (!strncmp(err, "--resume ", 9)) memmove(err, err + 9, strlen(err + 9) + 1);
+    return -1;
+}
+
 static int cmd_export(int argc, char **argv) {
     if (argc != 2 || !strncmp(argv[0], "--", 2) || !strncmp(argv[1], "--", 2))
-        return die("export: expected CHECKPOINT OUTDIR");
-    char err[1024];
+        return die("export: expected CHECKPOINT OUTDIR (a checkpoint file or a run directory)");
+    char err[1400], ck[1024];
     model_config c;
-    if (ckpt_read_config(argv[0], &c, NULL, 0, err, sizeof err)) return die(err);
+    if (checkpoint_arg(argv[0], ck, sizeof ck, err, sizeof err) ||
+        ckpt_read_config(ck, &c, NULL, 0, err, sizeof err))
+        return die(err);
     model *m = model_create(&c, err, sizeof err);
     if (!m || model_alloc(m, 0, 1, err, sizeof err)) { model_free(m); return die(err); }
     ckpt_extra x;
-    int rc = ckpt_load(argv[0], m, &x, err, sizeof err) || export_hf(m, argv[1], err, sizeof err);
+    int rc = ckpt_load(ck, m, &x, err, sizeof err) || export_hf(m, argv[1], err, sizeof err);
     ckpt_extra_free(&x);
     if (!rc)
         printf("exported %s (step %ld, %s, reparam %s merged) to %s/model.safetensors + config.json\n",
-               argv[0], x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM",
+               ck, x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM",
                c.reparam, argv[1]);
     model_free(m);
     return rc ? die(err) : 0;
@@ -237,105 +325,156 @@ static int cmd_report(int argc, char **argv) {
     return 0;
 }
 
+static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
+    char *e;
+    *out = strtod(v, &e);
+    if (*e || e == v || !(*out >= lo && *out <= hi)) {
+        fprintf(stderr, "wesar: error: %s: expected a number in [%.15g, %.15g], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* an option the command does not know, or a second positional argument */
+static int bad_arg(const char *cmd, const char *a) {
+    if (!strncmp(a, "--", 2))
+        fprintf(stderr, "wesar: error: %s: unknown option '%s' (see wesar %s --help)\n", cmd, a, cmd);
+    else
+        fprintf(stderr, "wesar: error: %s: unexpected argument '%s' (see wesar %s --help)\n", cmd, a, cmd);
+    return 1;
+}
+
 static int cmd_prepare(int argc, char **argv) {
     prepare_opts o = {"bytes", NULL, 0.1, 100000000, 0};
-    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int np = 0;
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos), *v;
+    int np = 0, k = 0;
+    double x;
     if (!pos) return die("out of memory");
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        char *e;
-        if (!strcmp(a, "--tokenizer") && i + 1 < argc) o.tokenizer = argv[++i];
-        else if (!strcmp(a, "--tokenizer-path") && i + 1 < argc) o.tokenizer_path = argv[++i];
-        else if (!strcmp(a, "--val-fraction") && i + 1 < argc) {
-            o.val_fraction = strtod(argv[++i], &e);
-            if (*e || e == argv[i]) { free(pos); return die("--val-fraction: expected a number in (0, 1)"); }
-        } else if (!strcmp(a, "--shard-tokens") && i + 1 < argc) {
-            double v = strtod(argv[++i], &e); /* 1e8 reads as it does in llm.c's scripts */
-            if (*e || e == argv[i] || !(v >= 0 && v < 1e12)) { free(pos); return die("--shard-tokens: expected a token count such as 1e8"); }
-            o.shard_tokens = (size_t)v;
-        } else if (!strcmp(a, "--quiet")) o.quiet = 1;
-        else if (!strncmp(a, "--", 2)) {
-            fprintf(stderr, "wesar: error: prepare: unknown or incomplete option '%s'\n", a);
-            free(pos);
-            return 1;
-        } else pos[np++] = a;
+    for (int i = 0; i < argc && k >= 0; i++) {
+        if ((k = opt(argc, argv, &i, "--tokenizer", &v)) > 0) o.tokenizer = v;
+        else if (!k && (k = opt(argc, argv, &i, "--tokenizer-path", &v)) > 0) o.tokenizer_path = v;
+        else if (!k && (k = opt(argc, argv, &i, "--val-fraction", &v)) > 0) {
+            if (parse_num("--val-fraction", v, 1e-9, 1 - 1e-9, &o.val_fraction)) k = -1;
+        } else if (!k && (k = opt(argc, argv, &i, "--shard-tokens", &v)) > 0) {
+            /* 1e8 reads as it does in llm.c's scripts */
+            if (parse_num("--shard-tokens", v, 1024, 2147483647, &x)) k = -1;
+            o.shard_tokens = (size_t)x;
+        } else if (!k && !strcmp(argv[i], "--quiet")) o.quiet = 1;
+        else if (!k && !strncmp(argv[i], "--", 2)) k = -1, bad_arg("prepare", argv[i]);
+        else if (!k) pos[np++] = argv[i];
     }
-    if (np < 2) { free(pos); return die("prepare: expected INPUT... OUTDIR (text files, folders, .jsonl, optionally .xz; see wesar --help)"); }
+    if (k < 0) { free(pos); return 1; }
+    if (np < 2) { free(pos); return die("prepare: expected INPUT... OUTDIR (text files, folders, .jsonl, optionally .xz; see wesar prepare --help)"); }
     char err[1400];
     int rc = prepare_text(pos, np - 1, pos[np - 1], &o, err, sizeof err);
     free(pos);
     return rc ? die(err) : 0;
 }
 
-/* flags shared by eval and generate; returns 1 if argv[*i] was one of them, -1 on a bad value */
-typedef struct { const char *path, *tok, *tok_path; int seq_len; } infer_flags;
+/* the flags eval and generate share, and MODEL */
+typedef struct { const char *path, *tok, *tok_path; int seq_len, threads; } infer_flags;
 
-static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *e;
-    *out = strtod(v, &e);
-    if (*e || e == v || !(*out >= lo && *out <= hi)) {
-        fprintf(stderr, "wesar: error: %s: expected a number in [%g, %g], got '%s'\n", flag, lo, hi, v);
+/* 1: argv[*i] was one of the shared flags or MODEL; -1: a bad value; 0: neither */
+static int infer_arg(infer_flags *f, int argc, char **argv, int *i) {
+    const char *v;
+    double x;
+    int k;
+    if ((k = opt(argc, argv, i, "--tokenizer", &v)) > 0) f->tok = v;
+    else if (!k && (k = opt(argc, argv, i, "--tokenizer-path", &v)) > 0) f->tok_path = v;
+    else if (!k && (k = opt(argc, argv, i, "--seq-len", &v)) > 0) {
+        if (parse_num("--seq-len", v, 1, 1 << 20, &x)) return -1;
+        f->seq_len = (int)x;
+    } else if (!k && (k = opt(argc, argv, i, "--threads", &v)) > 0) {
+        if (parse_num("--threads", v, 1, 1 << 20, &x)) return -1;
+        f->threads = (int)x;
+    } else if (!k && strncmp(argv[*i], "--", 2) && !f->path) f->path = argv[*i], k = 1;
+    return k;
+}
+
+static int infer_start(infer_flags *f, infer_model *im, const char *cmd, int B, char *err, size_t errlen) {
+    if (!f->path) {
+        snprintf(err, errlen, "%s: expected MODEL (a checkpoint, run directory or export directory)", cmd);
         return -1;
     }
-    return 0;
+    if (f->threads && kernels_set_threads(f->threads) < f->threads) {
+        snprintf(err, errlen, "--threads: %d asked for, but at most %d run here", f->threads, kernels_threads());
+        return -1;
+    }
+    return infer_open(im, f->path, f->tok, f->tok_path, B, f->seq_len, err, errlen);
 }
 
-static int infer_flag(infer_flags *f, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    double v;
-    if (*i + 1 >= argc) return 0;
-    if (!strcmp(a, "--tokenizer")) { f->tok = argv[++*i]; return 1; }
-    if (!strcmp(a, "--tokenizer-path")) { f->tok_path = argv[++*i]; return 1; }
-    if (!strcmp(a, "--seq-len")) {
-        if (parse_num(a, argv[++*i], 1, 1 << 20, &v)) return -1;
-        f->seq_len = (int)v;
-        return 1;
+/* the table, read from the JSON line's objects */
+static void eval_print(const infer_model *im, int stride, const cJSON *j) {
+    printf("model %s  (%s tokenizer, context %d, stride %d)\n", im->source, im->tk->name, im->T, stride);
+    printf("%-10s %-22s %14s\n", "task", "metric", "value");
+    const char *task = "";
+    for (const cJSON *t = j->child; t; t = t->next) {
+        if (!cJSON_IsObject(t)) continue;
+        task = t->string;
+        for (const cJSON *x = t->child; x; x = x->next) {
+            if (!strcmp(x->string, "nll") || !strcmp(x->string, "words") || !strcmp(x->string, "bytes")) continue;
+            int whole = !strcmp(x->string, "documents") || !strcmp(x->string, "tokens") || !strcmp(x->string, "examples");
+            if (whole) printf("%-10s %-22s %14.0f\n", task, x->string, x->valuedouble);
+            else printf("%-10s %-22s %14.4f\n", task, x->string, x->valuedouble);
+            task = "";
+        }
     }
-    return 0;
 }
 
-/* what is left of an eval/generate argument: MODEL, or an unknown option; 0 ok, 1 error */
-static int infer_rest(infer_flags *f, const char *cmd, const char *a) {
-    if (!strncmp(a, "--", 2)) {
-        fprintf(stderr, "wesar: error: %s: unknown or incomplete option '%s'\n", cmd, a);
-        return 1;
+/* the metrics, computed once: the JSON line, and the table read from it */
+static cJSON *eval_json(const infer_model *im, int stride, const wikitext_result *w, const lambada_result *l) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", im->source);
+    cJSON_AddStringToObject(j, "tokenizer", im->tk->name);
+    cJSON_AddNumberToObject(j, "seq_len", im->T);
+    cJSON_AddNumberToObject(j, "stride", stride);
+    if (w) {
+        cJSON *x = cJSON_AddObjectToObject(j, "wikitext");
+        cJSON_AddNumberToObject(x, "token_perplexity", exp(w->nll / w->tokens));
+        cJSON_AddNumberToObject(x, "word_perplexity", exp(w->nll / w->words));
+        cJSON_AddNumberToObject(x, "byte_perplexity", exp(w->nll / w->bytes));
+        cJSON_AddNumberToObject(x, "bits_per_byte", w->nll / w->bytes / log(2));
+        cJSON_AddNumberToObject(x, "nll", w->nll);
+        cJSON_AddNumberToObject(x, "documents", w->docs);
+        cJSON_AddNumberToObject(x, "tokens", (double)w->tokens);
+        cJSON_AddNumberToObject(x, "words", (double)w->words);
+        cJSON_AddNumberToObject(x, "bytes", (double)w->bytes);
     }
-    if (f->path) {
-        fprintf(stderr, "wesar: error: %s: expected one MODEL\n", cmd);
-        return 1;
+    if (l) {
+        cJSON *x = cJSON_AddObjectToObject(j, "lambada");
+        cJSON_AddNumberToObject(x, "acc", (double)l->correct / l->n);
+        cJSON_AddNumberToObject(x, "perplexity", exp(l->nll / l->n));
+        cJSON_AddNumberToObject(x, "nll", l->nll);
+        cJSON_AddNumberToObject(x, "examples", l->n);
     }
-    f->path = a;
-    return 0;
+    return j;
 }
 
 static int cmd_eval(int argc, char **argv) {
     infer_flags f = {0};
     eval_opts o = {0, 0, isatty(2)};
-    const char *wiki = NULL, *lamb = NULL;
-    int json_only = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        double v;
-        int k = infer_flag(&f, argc, argv, &i);
-        if (k < 0) return 1;
-        if (k) continue;
-        if (!strcmp(a, "--wikitext") && i + 1 < argc) wiki = argv[++i];
-        else if (!strcmp(a, "--lambada") && i + 1 < argc) lamb = argv[++i];
-        else if (!strcmp(a, "--stride") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 1;
-            o.stride = (int)v;
-        } else if (!strcmp(a, "--limit") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 1, 1e12, &v)) return 1;
-            o.limit = (long)v;
-        } else if (!strcmp(a, "--json")) json_only = 1;
-        else if (infer_rest(&f, "eval", a)) return 1;
+    const char *wiki = NULL, *lamb = NULL, *v;
+    int json_only = 0, k = 0;
+    double x;
+    for (int i = 0; i < argc && k >= 0; i++) {
+        if ((k = infer_arg(&f, argc, argv, &i))) continue;
+        if ((k = opt(argc, argv, &i, "--wikitext", &v)) > 0) wiki = v;
+        else if (!k && (k = opt(argc, argv, &i, "--lambada", &v)) > 0) lamb = v;
+        else if (!k && (k = opt(argc, argv, &i, "--stride", &v)) > 0) {
+            if (parse_num("--stride", v, 1, 1 << 20, &x)) k = -1;
+            o.stride = (int)x;
+        } else if (!k && (k = opt(argc, argv, &i, "--limit", &v)) > 0) {
+            if (parse_num("--limit", v, 1, 1e12, &x)) k = -1;
+            o.limit = (long)x;
+        } else if (!k && !strcmp(argv[i], "--json")) json_only = 1;
+        else if (!k) k = -1, bad_arg("eval", argv[i]);
     }
+    if (k < 0) return 1;
+    char err[1400];
     if (!f.path) return die("eval: expected MODEL (a checkpoint, run directory or export directory)");
     if (!wiki && !lamb) return die("eval: nothing to evaluate: give --wikitext wiki.test.raw and/or --lambada lambada_test.jsonl");
-    char err[1400];
     infer_model im;
-    if (infer_open(&im, f.path, f.tok, f.tok_path, 1, f.seq_len, err, sizeof err)) return die(err);
+    if (infer_start(&f, &im, "eval", 1, err, sizeof err)) return die(err);
     if (o.stride > im.T) {
         infer_close(&im);
         return die("--stride: expected at most the context (--seq-len)");
@@ -351,48 +490,8 @@ static int cmd_eval(int argc, char **argv) {
         return die(err);
     }
     int stride = o.stride ? o.stride : im.T;
-    if (!json_only) {
-        printf("model %s  (%s tokenizer, context %d, stride %d)\n", im.source, im.tk->name, im.T, stride);
-        printf("%-10s %-22s %14s\n", "task", "metric", "value");
-        if (wiki) {
-            printf("%-10s %-22s %14.4f\n", "wikitext", "token_perplexity", exp(w.nll / w.tokens));
-            printf("%-10s %-22s %14.4f\n", "", "word_perplexity", exp(w.nll / w.words));
-            printf("%-10s %-22s %14.4f\n", "", "byte_perplexity", exp(w.nll / w.bytes));
-            printf("%-10s %-22s %14.4f\n", "", "bits_per_byte", w.nll / w.bytes / log(2));
-            char dt[64];
-            snprintf(dt, sizeof dt, "%d / %zu", w.docs, w.tokens);
-            printf("%-10s %-22s %14s\n", "", "documents / tokens", dt);
-        }
-        if (lamb) {
-            printf("%-10s %-22s %14.4f\n", "lambada", "acc", (double)l.correct / l.n);
-            printf("%-10s %-22s %14.4f\n", "", "perplexity", exp(l.nll / l.n));
-            printf("%-10s %-22s %14d\n", "", "examples", l.n);
-        }
-    }
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", im.source);
-    cJSON_AddStringToObject(j, "tokenizer", im.tk->name);
-    cJSON_AddNumberToObject(j, "seq_len", im.T);
-    cJSON_AddNumberToObject(j, "stride", stride);
-    if (wiki) {
-        cJSON *x = cJSON_AddObjectToObject(j, "wikitext");
-        cJSON_AddNumberToObject(x, "token_perplexity", exp(w.nll / w.tokens));
-        cJSON_AddNumberToObject(x, "word_perplexity", exp(w.nll / w.words));
-        cJSON_AddNumberToObject(x, "byte_perplexity", exp(w.nll / w.bytes));
-        cJSON_AddNumberToObject(x, "bits_per_byte", w.nll / w.bytes / log(2));
-        cJSON_AddNumberToObject(x, "nll", w.nll);
-        cJSON_AddNumberToObject(x, "documents", w.docs);
-        cJSON_AddNumberToObject(x, "tokens", (double)w.tokens);
-        cJSON_AddNumberToObject(x, "words", (double)w.words);
-        cJSON_AddNumberToObject(x, "bytes", (double)w.bytes);
-    }
-    if (lamb) {
-        cJSON *x = cJSON_AddObjectToObject(j, "lambada");
-        cJSON_AddNumberToObject(x, "acc", (double)l.correct / l.n);
-        cJSON_AddNumberToObject(x, "perplexity", exp(l.nll / l.n));
-        cJSON_AddNumberToObject(x, "nll", l.nll);
-        cJSON_AddNumberToObject(x, "examples", l.n);
-    }
+    cJSON *j = eval_json(&im, stride, wiki ? &w : NULL, lamb ? &l : NULL);
+    if (!json_only) eval_print(&im, stride, j);
     char *line = cJSON_PrintUnformatted(j);
     if (line) printf("%s\n", line);
     free(line);
@@ -404,35 +503,32 @@ static int cmd_eval(int argc, char **argv) {
 static int cmd_generate(int argc, char **argv) {
     infer_flags f = {0};
     gen_opts o = {0.8, 0, 0.95, 1337, 256};
-    const char *prompt = "";
-    int ids_out = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        double v;
-        int k = infer_flag(&f, argc, argv, &i);
-        if (k < 0) return 1;
-        if (k) continue;
-        if (!strcmp(a, "--prompt") && i + 1 < argc) prompt = argv[++i];
-        else if (!strcmp(a, "--max-new") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 1;
-            o.max_new = (int)v;
-        } else if (!strcmp(a, "--temperature") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 0, 100, &o.temperature)) return 1;
-        } else if (!strcmp(a, "--top-k") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 0, 1 << 24, &v)) return 1;
-            o.top_k = (int)v;
-        } else if (!strcmp(a, "--top-p") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 1e-9, 1, &o.top_p)) return 1;
-        } else if (!strcmp(a, "--seed") && i + 1 < argc) {
-            if (parse_num(a, argv[++i], 0, 1.8e19, &v)) return 1;
-            o.seed = (uint64_t)v;
-        } else if (!strcmp(a, "--ids")) ids_out = 1;
-        else if (infer_rest(&f, "generate", a)) return 1;
+    const char *prompt = "", *v;
+    int ids_out = 0, k = 0;
+    double x;
+    for (int i = 0; i < argc && k >= 0; i++) {
+        if ((k = infer_arg(&f, argc, argv, &i))) continue;
+        if ((k = opt(argc, argv, &i, "--prompt", &v)) > 0) prompt = v;
+        else if (!k && (k = opt(argc, argv, &i, "--max-new", &v)) > 0) {
+            if (parse_num("--max-new", v, 1, 1 << 20, &x)) k = -1;
+            o.max_new = (int)x;
+        } else if (!k && (k = opt(argc, argv, &i, "--temperature", &v)) > 0) {
+            if (parse_num("--temperature", v, 0, 100, &o.temperature)) k = -1;
+        } else if (!k && (k = opt(argc, argv, &i, "--top-k", &v)) > 0) {
+            if (parse_num("--top-k", v, 0, 1 << 24, &x)) k = -1;
+            o.top_k = (int)x;
+        } else if (!k && (k = opt(argc, argv, &i, "--top-p", &v)) > 0) {
+            if (parse_num("--top-p", v, 1e-9, 1, &o.top_p)) k = -1;
+        } else if (!k && (k = opt(argc, argv, &i, "--seed", &v)) > 0) {
+            if (parse_num("--seed", v, 0, 1.8e19, &x)) k = -1;
+            o.seed = (uint64_t)x;
+        } else if (!k && !strcmp(argv[i], "--ids")) ids_out = 1;
+        else if (!k) k = -1, bad_arg("generate", argv[i]);
     }
-    if (!f.path) return die("generate: expected MODEL (a checkpoint, run directory or export directory)");
+    if (k < 0) return 1;
     char err[1400];
     infer_model im;
-    if (infer_open(&im, f.path, f.tok, f.tok_path, 0, f.seq_len, err, sizeof err)) return die(err);
+    if (infer_start(&f, &im, "generate", 0, err, sizeof err)) return die(err);
     gen_stats st;
     int32_t *ids = ids_out ? malloc((size_t)im.T * sizeof *ids) : NULL;
     int rc = generate(&im, prompt, &o, stdout, ids, im.T, &st, err, sizeof err);
@@ -447,33 +543,96 @@ static int cmd_generate(int argc, char **argv) {
     if (!rc)
         fprintf(stderr, "%d prompt tokens in %.3f s, %d new tokens in %.3f s: %.1f tokens/s\n", st.prompt_tokens,
                 st.prefill_s, st.new_tokens, st.decode_s, st.decode_s > 0 ? st.new_tokens / st.decode_s : 0);
+    if (!rc && st.context_full)
+        fprintf(stderr, "note: stopped after %d of the %d new tokens asked for: the context of %d tokens is full\n",
+                st.new_tokens, o.max_new, im.T);
     free(ids);
     infer_close(&im);
     return rc ? die(err) : 0;
 }
 
+static int cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    printf("wesar %s (%s MPI, %s bf16 kernel)\n", WESAR_VERSION, dist_compiled() ? "with" : "without",
+           gemm_bf16_available() ? "with" : "without");
+    return 0;
+}
+
+static const command COMMANDS[] = {
+    {"prepare", cmd_prepare, "[--tokenizer bytes|gpt2|sentencepiece] [--tokenizer-path P] INPUT... OUTDIR",
+     {PREPARE_HELP, NULL, NULL}},
+    {"train", cmd_train, "--data DIR [--preset tiny|gpt2-small|1.3b] [--config FILE] [--KEY VALUE ...]\n"
+     "  wesar train --resume RUN [--out NEWDIR] [--KEY VALUE ...]   (continue a run, or branch it)",
+     {TRAIN_HELP, KEYS_HELP, NULL}},
+    {"info", cmd_info, "[RUN | --preset NAME | --config FILE] [--KEY VALUE ...]   (shape, parameters, memory)",
+     {"  RUN: a run directory or checkpoint: its model and training config\n", KEYS_HELP, NULL}},
+    {"export", cmd_export, "CHECKPOINT OUTDIR   (merged Hugging Face model.safetensors + config.json)",
+     {"  CHECKPOINT: a checkpoint file or a run directory (its newest valid checkpoint)\n", NULL, NULL}},
+    {"report", cmd_report, "RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)",
+     {"  -o FILE, --out FILE   the page to write (report.html)\n", NULL, NULL}},
+    {"eval", cmd_eval, "MODEL [--wikitext FILE] [--lambada FILE] [--stride N] [--limit N] [--json]",
+     {INFER_HELP, EVAL_HELP, NULL}},
+    {"generate", cmd_generate, "MODEL [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]",
+     {INFER_HELP, GENERATE_HELP, NULL}},
+    {"version", cmd_version, "   (also --version)", {NULL, NULL, NULL}},
+};
+#define N_COMMANDS ((int)(sizeof COMMANDS / sizeof *COMMANDS))
+
+static const command *find_command(const char *name) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(COMMANDS[i].name, name)) return &COMMANDS[i];
+    return NULL;
+}
+
+static void command_names(char *buf, size_t n) {
+    size_t at = 0;
+    for (int i = 0; i < N_COMMANDS && at < n; i++)
+        at += (size_t)snprintf(buf + at, n - at, "%s%s", i ? (i + 1 == N_COMMANDS ? " or " : ", ") : "",
+                               COMMANDS[i].name);
+}
+
+static void usage(FILE *f) {
+    fputs("wesar - pre-train LLaMA-style language models without loss spikes\n\nusage:\n", f);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  wesar %s %s\n", COMMANDS[i].name, COMMANDS[i].synopsis);
+    fputs("  MODEL: a checkpoint, a run directory (newest checkpoint) or an export directory\n"
+          "  wesar COMMAND --help: that command's flags (train --help: every key)\n", f);
+    fputs(dist_compiled() ? "Data parallel (MPI compiled in): mpirun -np P wesar train ... (see README)\n"
+                          : "Data parallel: this build has no MPI (apt-get install libopenmpi-dev openmpi-bin; "
+                            "make MPI=1)\n", f);
+}
+
+static void command_help(const command *c) {
+    printf("usage: wesar %s %s\n", c->name, c->synopsis);
+    for (int i = 0; i < 3 && c->help[i]; i++) fputs(c->help[i], stdout);
+}
+
+/* OpenBLAS's start-up must fit ulimit -v: checked before any library's
+ * initializer runs (blas_limit.h). */
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit)(int, char **, char **) = blas_limit_preinit;
+
 int main(int argc, char **argv) {
     /* a file-size limit then fails the write (EFBIG, reported) instead of killing us */
     signal(SIGXFSZ, SIG_IGN);
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version")) return cmd_version(0, NULL);
+    const command *c = find_command(argv[1]);
+    if (!c) {
+        char names[256];
+        command_names(names, sizeof names);
+        fprintf(stderr, "wesar: error: unknown command '%s' (expected %s; see wesar --help)\n", argv[1], names);
+        return 2;
+    }
     for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-    if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
-    if (dist_launcher_size() > 1) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { command_help(c); return 0; }
+    if (c->run != cmd_train && dist_launcher_size() > 1) {
         fprintf(stderr, "wesar: error: only `wesar train` runs over MPI ranks; run `wesar %s` without "
                         "mpirun (or with -np 1)\n", argv[1]);
         return 2;
     }
-    if (!strcmp(argv[1], "prepare")) return cmd_prepare(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "generate")) return cmd_generate(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "info")) return cmd_info(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "export")) return cmd_export(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "report")) return cmd_report(argc - 2, argv + 2);
-    fprintf(stderr, "wesar: error: unknown command '%s' (expected prepare, train, info, export or report)\n", argv[1]);
-    return 2;
+    return c->run(argc - 2, argv + 2);
 }

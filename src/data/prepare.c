@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ typedef struct {
     size_t raw_done, raw_total;  /* input bytes on disk: done with / in all */
     double t0, last_shown;
     int tty;
+    struct stat out;             /* OUTDIR, once it exists: walks skip it */
+    int have_out;
     char *err;
     size_t errlen;
 } prep;
@@ -154,6 +157,7 @@ static int walk(prep *p, const char *path, int (*fn)(prep *, const char *, void 
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) return fn(p, path, arg);
+    if (p->have_out && st.st_dev == p->out.st_dev && st.st_ino == p->out.st_ino) return 0; /* our own shards */
     DIR *d = opendir(path);
     if (!d) {
         snprintf(p->err, p->errlen, "%s: cannot open directory: %s", path, strerror(errno));
@@ -229,6 +233,32 @@ static int write_meta(prep *p, const char *out_dir, const char *const *inputs, i
     return rc;
 }
 
+/* The shards of an earlier prepare into out_dir that this one did not
+ * write again (it made fewer train shards): left, they would join the data. */
+static void remove_stale_shards(const char *out_dir, int n_shards) {
+    DIR *d = opendir(out_dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1400];
+    while ((e = readdir(d))) {
+        int k = -1, len = 0;
+        if (sscanf(e->d_name, "train_%6d.bin%n", &k, &len) == 1 && len == 16 && !e->d_name[len] && k >= n_shards) {
+            snprintf(path, sizeof path, "%s/%s", out_dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Ctrl-C or kill: the spilled ids (tens of MB) go with the process; a
+ * SIGKILLed one's are removed by the next prepare into the same directory. */
+static char spill_to_remove[1100];
+static void on_signal(int sig) {
+    if (spill_to_remove[0]) unlink(spill_to_remove);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* the spilled ids -> train shards of at most shard_tokens, then one val shard */
 static int write_shards(prep *p, const char *out_dir, size_t n_train, size_t n_val, int *n_shards) {
     char path[1100];
@@ -269,10 +299,26 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
     char *buf = malloc(2 * BLOCK);
     int rc = buf ? 0 : -1;
     if (rc) snprintf(err, errlen, "out of memory");
+    p.have_out = !stat(out_dir, &p.out) && S_ISDIR(p.out.st_mode);
+    for (int i = 0; i < n_inputs && !rc; i++) {
+        struct stat st;
+        if (p.have_out && !stat(inputs[i], &st) && st.st_dev == p.out.st_dev && st.st_ino == p.out.st_ino) {
+            snprintf(err, errlen, "%s: is the output directory too: write the shards elsewhere", inputs[i]);
+            rc = -1;
+        }
+    }
     for (int i = 0; i < n_inputs && !rc; i++) rc = walk(&p, inputs[i], add_size, NULL);
     if (!rc) rc = make_dir(out_dir, err, errlen);
     if (!rc) {
+        p.have_out = !stat(out_dir, &p.out);
+        int stale = atomic_cleanup(out_dir);
+        if (stale && !o->quiet)
+            fprintf(stderr, "note: removed %d unfinished temporary file(s) of a killed prepare in %s\n", stale, out_dir);
         snprintf(p.spill_path, sizeof p.spill_path, "%s/.prepare.ids.tmp.%d", out_dir, (int)getpid());
+        snprintf(spill_to_remove, sizeof spill_to_remove, "%s", p.spill_path);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGHUP, on_signal);
         p.spill = fopen(p.spill_path, "w+b");
         if (!p.spill) {
             snprintf(err, errlen, "%s: cannot create: %s", p.spill_path, strerror(errno));
@@ -295,11 +341,16 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
     int n_shards = 0;
     if (!rc) progress(&p, NULL, 1);
     if (!rc) rc = write_shards(&p, out_dir, n_train, n_val, &n_shards);
+    if (!rc) remove_stale_shards(out_dir, n_shards);
     if (!rc) rc = write_meta(&p, out_dir, inputs, n_inputs, n_train, n_val, n_shards);
     if (p.spill) {
         fclose(p.spill);
         unlink(p.spill_path);
     }
+    spill_to_remove[0] = 0;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     double sec = now() - p.t0;
     if (!rc && !o->quiet)
         printf("prepared %zu document%s, %zu bytes of text -> %zu train tokens (%d shard%s) + %zu val "
@@ -325,4 +376,49 @@ cJSON *prepare_read_meta(const char *data, char *meta_path, size_t len) {
     cJSON *j = text ? cJSON_Parse(text) : NULL;
     free(text);
     return j;
+}
+
+static double meta_num(const cJSON *j, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+static void meta_str(const cJSON *j, const char *key, char *out, size_t len) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    snprintf(out, len, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+int prepare_check_meta(const char *data, const char *split, int model_vocab, const dataset *d, data_meta *m,
+                       char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    cJSON *j = prepare_read_meta(data, m->path, sizeof m->path);
+    if (!j) return 0;
+    m->found = 1;
+    meta_str(j, "tokenizer", m->tokenizer, sizeof m->tokenizer);
+    meta_str(j, "tokenizer_path", m->tokenizer_path, sizeof m->tokenizer_path);
+    double v = meta_num(j, "vocab_size");
+    m->vocab_size = v >= 2 && v <= 1 << 24 ? (int)v : 0;
+    m->train_tokens = meta_num(j, "train_tokens");
+    m->val_tokens = meta_num(j, "val_tokens");
+    m->train_shards = meta_num(j, "train_shards");
+    cJSON_Delete(j);
+    int rc = 0;
+    struct stat st;
+    int train = !strcmp(split, "train");
+    if (m->vocab_size && !tokenizer_vocab_fits(model_vocab, m->vocab_size)) {
+        snprintf(err, errlen, "%s: the model's vocab_size %d does not fit: %s says the %s tokenizer, vocab_size "
+                 "%d: train with --vocab-size %d", data, model_vocab, m->path,
+                 m->tokenizer[0] ? m->tokenizer : "?", m->vocab_size, m->vocab_size);
+        rc = -1;
+    } else if (d && !stat(data, &st) && S_ISDIR(st.st_mode) &&
+               ((train && (m->train_shards != d->n_shards || m->train_tokens != (double)d->n_tokens)) ||
+                (!train && m->val_tokens != (double)d->n_tokens))) {
+        snprintf(err, errlen, "%s: %d %s shard(s) of %zu tokens, but %s counts %.0f of %.0f tokens: shards left "
+                 "over from an earlier prepare? (prepare again into this directory, or into an empty one)",
+                 data, d->n_shards, split, d->n_tokens, m->path, train ? m->train_shards : 1,
+                 train ? m->train_tokens : m->val_tokens);
+        rc = -1;
+    }
+    if (rc) err_printable(err);
+    return rc;
 }

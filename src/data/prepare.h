@@ -8,6 +8,7 @@
  * temporary file in OUTDIR, and the last val_fraction of them becomes val. */
 #ifndef WESAR_PREPARE_H
 #define WESAR_PREPARE_H
+#include "shard.h"
 #include <stddef.h>
 
 typedef struct {
@@ -27,4 +28,22 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
  * there is none.  meta_path gets where it was looked for. */
 struct cJSON;
 struct cJSON *prepare_read_meta(const char *data, char *meta_path, size_t len);
+
+/* What the meta.json beside a data set says, for train to check the run
+ * against (the one place that does): tokenizer, vocabulary, token counts. */
+typedef struct {
+    int found;                /* 0: no meta.json (llm.c shards made elsewhere): nothing to check */
+    char path[1100];          /* where it is, or was looked for */
+    char tokenizer[32], tokenizer_path[1024];
+    int vocab_size;
+    double train_tokens, val_tokens, train_shards;
+} data_meta;
+
+/* Reads the meta.json of `data` into m and checks that a model of
+ * model_vocab tokens fits its tokenizer (tokenizer_vocab_fits).  With d, the
+ * shards of `split` that dataset_open found in it: when `data` is the
+ * directory itself they must be the ones meta.json counts (not shards left
+ * over from an earlier prepare).  0 if all agree (or there is no meta.json). */
+int prepare_check_meta(const char *data, const char *split, int model_vocab, const dataset *d, data_meta *m,
+                       char *err, size_t errlen);
 #endif

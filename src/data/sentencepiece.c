@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { P_NORMAL = 1, P_UNKNOWN = 2, P_CONTROL = 3, P_USER = 4, P_UNUSED = 5, P_BYTE = 6 };
 #define WS "\xe2\x96\x81" /* U+2581, SentencePiece's visible space */
@@ -141,6 +142,7 @@ static int parse_model(spm *m, const uint8_t *data, size_t size, char *err, size
     uint64_t v;
     pb b = {data, data + size}, sub;
     size_t n_pieces = 0;
+    if (!size) return bad(m->file, "empty file", err, errlen); /* else its proto2 defaults name a unigram model */
     /* first pass: count the pieces, read the specs */
     while (b.p < b.end) {
         if (pb_field(&b, &f, &w, &v, &sub)) return bad(m->file, "damaged protobuf data", err, errlen);
@@ -470,12 +472,9 @@ tokenizer *sentencepiece_open(const char *path, char *err, size_t errlen) {
     }
     char file[1100];
     snprintf(file, sizeof file, "%s", path);
-    FILE *probe = fopen(file, "rb");
-    if (!probe) { /* a directory holding tokenizer.model */
+    struct stat st;
+    if (!stat(path, &st) && S_ISDIR(st.st_mode)) /* a directory holding tokenizer.model */
         snprintf(file, sizeof file, "%s/tokenizer.model", path);
-    } else {
-        fclose(probe);
-    }
     size_t size;
     char *data = read_file(file, 64u << 20, &size, err, errlen);
     if (!data) return NULL;

@@ -48,8 +48,16 @@ tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t 
         return tk;
     }
     if (!strcmp(name, "sentencepiece")) return sentencepiece_open(path, err, errlen);
-    snprintf(err, errlen, "--tokenizer: unknown tokenizer '%s' (expected bytes, gpt2 or sentencepiece)", name);
+    snprintf(err, errlen, "--tokenizer: unknown tokenizer '%s' (expected " TOKENIZER_NAMES ")", name);
     return NULL;
+}
+
+int tokenizer_known(const char *name) {
+    return !strcmp(name, "bytes") || !strcmp(name, "gpt2") || !strcmp(name, "sentencepiece");
+}
+
+int tokenizer_vocab_fits(int model_vocab, int tokenizer_vocab) {
+    return model_vocab >= tokenizer_vocab && model_vocab <= (tokenizer_vocab + 127) / 128 * 128;
 }
 
 void tokenizer_free(tokenizer *tk) {

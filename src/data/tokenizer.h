@@ -38,6 +38,13 @@ struct tokenizer {
  * (gpt2: a directory with encoder.json and vocab.bpe; sentencepiece: a
  * tokenizer.model, or a directory holding one). */
 tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t errlen);
+/* 1 if name is one of TOKENIZER_NAMES */
+#define TOKENIZER_NAMES "bytes, gpt2 or sentencepiece"
+int tokenizer_known(const char *name);
+/* A model's vocabulary fits a tokenizer's when it is the same size or padded
+ * up to the next multiple of 128 (as nanoGPT pads GPT-2's 50257 to 50304);
+ * anything else means data, model or tokenizer do not belong together. */
+int tokenizer_vocab_fits(int model_vocab, int tokenizer_vocab);
 void tokenizer_free(tokenizer *tk);
 
 /* Streams a document's text back: the bytes of id into buf (their count, or

@@ -1,6 +1,7 @@
 /* eval.c - WikiText-2 perplexity and LAMBADA, lm-evaluation-harness style. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "eval.h"
+#include "../util/utf8.h"
 #include "../data/jsonl.h"
 #include "../util/fileio.h"
 #include <math.h>
@@ -198,6 +199,13 @@ int eval_wikitext(infer_model *im, const char *path, const eval_opts *o, wikitex
     size_t n;
     char *text = read_file(path, (size_t)1 << 31, &n, err, errlen);
     if (!text) return -1;
+    size_t bad = utf8_invalid_at(text, n); /* lm-eval reads the text as UTF-8, strictly */
+    if (bad < n) {
+        snprintf(err, errlen, "%s: byte %zu (0x%02x) is not valid UTF-8: expected UTF-8 text, as WikiText is", path,
+                 bad, (unsigned char)text[bad]);
+        free(text);
+        return -1;
+    }
     /* documents: text.split("\n"), a new one at each title line once the current one is not blank */
     size_t doc = 0, line = 0;
     int rc = 0;

@@ -102,6 +102,7 @@ int generate(infer_model *im, const char *prompt, const gen_opts *o, FILE *out, 
         }
     }
     st->decode_s = now() - t0;
+    st->context_full = n >= T && st->new_tokens < o->max_new && (uint32_t)seq[n - 1] != tk->eot;
     if (ids)
         for (int i = 0; i < n && i < ids_cap; i++) ids[i] = seq[i];
     rc = 0;

@@ -19,6 +19,7 @@ typedef struct {
 typedef struct {
     int prompt_tokens, new_tokens;
     double prefill_s, decode_s;    /* wall time of the prompt pass and of the sampled tokens */
+    int context_full;              /* stopped short of max_new: the context was full */
 } gen_stats;
 
 /* ids (optional): the prompt's and the new ids, delimiter first, up to ids_cap */

@@ -3,7 +3,7 @@
 #include "../ckpt/ckpt.h"
 #include "../ckpt/import.h"
 #include "../data/prepare.h"
-#include "../train/train.h"
+#include "../ckpt/rundir.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,13 +11,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* the tokenizer that prepared the checkpoint's training data (its meta.json) */
+/* The tokenizer a checkpoint's run recorded (train.h: tokenizer,
+ * tokenizer_path), else the one its training data's meta.json names (for
+ * checkpoints older than that record). */
 static int recorded_tokenizer(const char *train_json, char *name, size_t nlen, char *tpath, size_t plen) {
-    cJSON *t = cJSON_Parse(train_json), *data = cJSON_GetObjectItemCaseSensitive(t, "data"), *j = NULL;
+    cJSON *t = cJSON_Parse(train_json), *j = NULL;
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(t, "data"), *src = t;
     char meta[1200];
-    if (cJSON_IsString(data)) j = prepare_read_meta(data->valuestring, meta, sizeof meta);
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "tokenizer");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "tokenizer_path");
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "tokenizer")) && cJSON_IsString(data))
+        src = j = prepare_read_meta(data->valuestring, meta, sizeof meta);
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(src, "tokenizer");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(src, "tokenizer_path");
     int rc = -1;
     if (cJSON_IsString(n)) {
         snprintf(name, nlen, "%s", n->valuestring);
@@ -49,7 +53,7 @@ int infer_open(infer_model *im, const char *path, const char *tok_name, const ch
         if (!im->m) return -1;
     } else {
         if (S_ISDIR(st.st_mode)) {
-            if (train_find_checkpoint(path, -1, file, sizeof file, err, errlen)) {
+            if (rundir_find_checkpoint(path, -1, file, sizeof file, err, errlen)) {
                 snprintf(err, errlen, "%s: no valid checkpoint (ckpt_*.bin) and no export (config.json + "
                          "model.safetensors) in this directory", path);
                 return -1;
@@ -76,12 +80,21 @@ int infer_open(infer_model *im, const char *path, const char *tok_name, const ch
     }
     const model_config *c = model_cfg(im->m); /* model_alloc has checked T <= seq_len */
     im->T = T ? T : c->seq_len;
-    char name[64] = "", tpath[1100] = "";
+    char name[64] = "", tpath[1100] = "", rname[64] = "", rpath[1100] = "";
+    int recorded = train_json[0] && !recorded_tokenizer(train_json, rname, sizeof rname, rpath, sizeof rpath);
+    if (tok_name && recorded && strcmp(tok_name, rname)) {
+        snprintf(err, errlen, "--tokenizer %s: %s was trained on %s tokens (use that tokenizer, or leave "
+                 "--tokenizer out)", tok_name, path, rname);
+        infer_close(im);
+        return -1;
+    }
     if (tok_name) {
         snprintf(name, sizeof name, "%s", tok_name);
-        snprintf(tpath, sizeof tpath, "%s", tok_path ? tok_path : "");
-    } else if (!(train_json[0] && !recorded_tokenizer(train_json, name, sizeof name, tpath, sizeof tpath)) &&
-               c->vocab_size == 257) {
+        snprintf(tpath, sizeof tpath, "%s", tok_path ? tok_path : rpath);
+    } else if (recorded) {
+        snprintf(name, sizeof name, "%s", rname);
+        snprintf(tpath, sizeof tpath, "%s", tok_path ? tok_path : rpath);
+    } else if (c->vocab_size == 257) {
         snprintf(name, sizeof name, "bytes");
     }
     if (!name[0]) {
@@ -92,8 +105,9 @@ int infer_open(infer_model *im, const char *path, const char *tok_name, const ch
     }
     im->tk = tokenizer_open(name, tpath[0] ? tpath : NULL, err, errlen);
     if (!im->tk) { infer_close(im); return -1; }
-    if (im->tk->vocab_size > c->vocab_size) {
-        snprintf(err, errlen, "%s: the %s tokenizer has %d tokens but the model only %d", path, name,
+    if (!tokenizer_vocab_fits(c->vocab_size, im->tk->vocab_size)) {
+        snprintf(err, errlen, "%s: the %s tokenizer has %d tokens but the model %d: not the model's tokenizer "
+                 "(a model may pad its vocabulary up to the next multiple of 128, no more)", path, name,
                  im->tk->vocab_size, c->vocab_size);
         infer_close(im);
         return -1;

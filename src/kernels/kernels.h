@@ -106,8 +106,10 @@ enum { PRECISION_FP32, PRECISION_BF16 };
 int kernels_set_precision(int precision);
 int kernels_precision(void);
 
-/* Threads used by the kernels (OpenMP + OpenBLAS). */
-void kernels_set_threads(int n);
+/* Threads used by the kernels (OpenMP + OpenBLAS).  Returns the count now
+ * in effect: n, or less where OpenBLAS's build or ulimit -v allows fewer
+ * (blas_limit.h). */
+int kernels_set_threads(int n);
 int kernels_threads(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* kernels_cpu.c - CPU backend: OpenBLAS for matrix products, OpenMP for the rest. */
 #include "kernels.h"
+#include "blas_limit.h"
 #include "gemm_bf16.h"
 #include <cblas.h>
 #include <math.h>
@@ -23,6 +24,7 @@
 #endif
 
 void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
 
 /* glibc's libmvec has vector erff/expf (within 2 ulp); declaring them SIMD
  * lets the compiler call the AVX-512 versions from `omp simd` loops. */
@@ -33,13 +35,17 @@ extern float expf(float) __attribute__((simd("notinbranch")));
 
 static int precision = PRECISION_FP32;
 
-void kernels_set_threads(int n) {
+int kernels_set_threads(int n) {
+    int fit = blas_limit_threads();
     if (n < 1) n = 1;
+    if (fit && n > fit) n = fit;
+    openblas_set_num_threads(n);
+    n = openblas_get_num_threads(); /* at most its build's limit */
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    openblas_set_num_threads(n);
     if (precision == PRECISION_BF16) gemm_bf16_reserve(n); /* best effort: see gemm_bf16.h */
+    return n;
 }
 
 int kernels_set_precision(int p) {

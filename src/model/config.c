@@ -123,38 +123,58 @@ int config_load_file(model_config *cfg, const char *path, config_other_fn other,
     return rc;
 }
 
+/* One JSON object's fields as keys. */
+static int load_json_fields(model_config *cfg, const cJSON *obj, const char *path, config_other_fn other,
+                            void *ctx, char *err, size_t errlen) {
+    char msg[256];
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        char val[1024];
+        if (cJSON_IsString(it)) snprintf(val, sizeof val, "%s", it->valuestring);
+        else if (cJSON_IsNumber(it)) snprintf(val, sizeof val, "%.17g", it->valuedouble);
+        else if (cJSON_IsBool(it)) snprintf(val, sizeof val, "%d", cJSON_IsTrue(it));
+        else {
+            snprintf(err, errlen, "%s: field '%s': expected a string, number or boolean", path, it->string);
+            return -1;
+        }
+        /* integers written as 256.0 still parse as integers */
+        if (cJSON_IsNumber(it) && fabs(it->valuedouble) < 9e15 &&
+            it->valuedouble == (double)(long long)it->valuedouble)
+            snprintf(val, sizeof val, "%lld", (long long)it->valuedouble);
+        if (set_any(cfg, it->string, val, other, ctx, msg, sizeof msg)) {
+            snprintf(err, errlen, "%s: field %s", path, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A run's own config.json, {"model": {...}, "train": {...}}, reads as its
+ * fields: the run it describes can be started again from it. */
+static int is_run_config(const cJSON *root) {
+    int n = 0;
+    for (const cJSON *it = root->child; it; it = it->next, n++)
+        if (!cJSON_IsObject(it) || (strcmp(it->string, "model") && strcmp(it->string, "train"))) return 0;
+    return n > 0;
+}
+
 static int load_text(model_config *cfg, char *text, const char *path, config_other_fn other,
                      void *ctx, char *err, size_t errlen) {
     char msg[256];
     int rc = 0;
     char *p = trim(text);
     if (*p == '{') {
-        cJSON *root = cJSON_Parse(p);
+        const char *end = NULL;
+        cJSON *root = cJSON_ParseWithOpts(p, &end, 1); /* 1: nothing may follow the object */
         if (!cJSON_IsObject(root)) {
-            snprintf(err, errlen, "%s: invalid JSON near '%.20s'", path,
-                     cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+            const char *at = cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : end;
+            snprintf(err, errlen, "%s: invalid JSON at byte %ld near '%.20s'", path,
+                     at ? (long)(at - text) : -1L, at ? at : "?");
             cJSON_Delete(root);
             return -1;
         }
-        for (cJSON *it = root->child; it && !rc; it = it->next) {
-            char val[1024];
-            if (cJSON_IsString(it)) snprintf(val, sizeof val, "%s", it->valuestring);
-            else if (cJSON_IsNumber(it)) snprintf(val, sizeof val, "%.17g", it->valuedouble);
-            else if (cJSON_IsBool(it)) snprintf(val, sizeof val, "%d", cJSON_IsTrue(it));
-            else {
-                snprintf(err, errlen, "%s: field '%s': expected a string, number or boolean", path, it->string);
-                rc = -1;
-                break;
-            }
-            /* integers written as 256.0 still parse as integers */
-            if (cJSON_IsNumber(it) && fabs(it->valuedouble) < 9e15 &&
-                it->valuedouble == (double)(long long)it->valuedouble)
-                snprintf(val, sizeof val, "%lld", (long long)it->valuedouble);
-            if (set_any(cfg, it->string, val, other, ctx, msg, sizeof msg)) {
-                snprintf(err, errlen, "%s: field %s", path, msg);
-                rc = -1;
-            }
-        }
+        if (!is_run_config(root)) rc = load_json_fields(cfg, root, path, other, ctx, err, errlen);
+        for (const cJSON *it = is_run_config(root) ? root->child : NULL; it && !rc; it = it->next)
+            rc = load_json_fields(cfg, it, path, other, ctx, err, errlen);
         cJSON_Delete(root);
     } else {
         int line = 0;
@@ -245,4 +265,24 @@ int config_to_json(const model_config *c, char *buf, size_t len) {
                     c->vocab_size, c->d_model, c->n_layers, c->n_heads, c->n_kv_heads,
                     c->ffn_dim, c->seq_len, mlp_name(c->mlp), c->rope_theta, c->norm_eps,
                     init_names[c->init], c->reparam, c->sigma2);
+}
+
+int config_diff(const model_config *a, const model_config *b, char *out, size_t n) {
+    char ja[1024], jb[1024];
+    config_to_json(a, ja, sizeof ja);
+    config_to_json(b, jb, sizeof jb);
+    cJSON *x = cJSON_Parse(ja), *y = cJSON_Parse(jb);
+    int found = 0;
+    for (cJSON *it = x ? x->child : NULL; it && !found; it = it->next) {
+        cJSON *o = cJSON_GetObjectItemCaseSensitive(y, it->string);
+        if (o && cJSON_Compare(it, o, 1)) continue;
+        char *va = cJSON_PrintUnformatted(it), *vb = o ? cJSON_PrintUnformatted(o) : NULL;
+        snprintf(out, n, "%s %s -> %s", it->string, va ? va : "?", vb ? vb : "?");
+        free(va);
+        free(vb);
+        found = 1;
+    }
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    return found;
 }

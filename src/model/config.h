@@ -50,4 +50,7 @@ int config_to_json(const model_config *cfg, char *buf, size_t len);
 const char *mlp_name(mlp_type t);
 const char *init_name(init_scheme s);
 
+/* The first key whose value differs from a to b, as "KEY A -> B" in out;
+ * 0 when they are the same config. */
+int config_diff(const model_config *a, const model_config *b, char *out, size_t n);
 #endif

@@ -1,9 +1,11 @@
 /* train.c - the training loop. */
 #include "train.h"
 #include "../ckpt/ckpt.h"
+#include "../ckpt/rundir.h"
 #include "../data/prepare.h"
 #include "../dist/dist.h"
 #include "../data/shard.h"
+#include "../data/tokenizer.h"
 #include "../kernels/kernels.h"
 #include "../model/model.h"
 #include "../optim/optim.h"
@@ -14,18 +16,19 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 void train_defaults(train_config *t, const char *preset) {
     memset(t, 0, sizeof *t);
     snprintf(t->optim, sizeof t->optim, "adamw");
-    snprintf(t->out_dir, sizeof t->out_dir, "runs/latest");
     t->batch_size = 8;
     t->grad_accum = 1;
     t->steps = 1000;
@@ -41,7 +44,7 @@ void train_defaults(train_config *t, const char *preset) {
     t->log_every = 10;
     t->val_every = 100;
     t->val_batches = 20;
-    t->ckpt_every = 0;
+    t->ckpt_every = TRAIN_CKPT_EVERY; /* a long run that dies loses at most this many steps */
     t->ckpt_final = 1;
     t->on_spike = ON_SPIKE_LOG;
     t->on_nan = ON_NAN_STOP;
@@ -92,7 +95,7 @@ static int p_dbl(const char *k, const char *v, double lo, double hi, double *out
     errno = 0;
     double x = strtod(v, &e);
     if (errno || e == v || *e || !(x >= lo && x <= hi)) {
-        snprintf(err, n, "%s: expected a number in [%g, %g], got '%s'", k, lo, hi, v);
+        snprintf(err, n, "%s: expected a number in [%.15g, %.15g], got '%s'", k, lo, hi, v);
         return -1;
     }
     *out = x;
@@ -130,11 +133,20 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "grad_accum")) return p_int(k, v, 1, &t->grad_accum, err, n);
     if (!strcmp(k, "steps")) return p_long(k, v, 1, &t->steps, err, n);
     if (!strcmp(k, "warmup")) return p_long(k, v, 0, &t->warmup, err, n);
+    if (!strcmp(k, "decay_steps")) return p_long(k, v, 0, &t->decay_steps, err, n);
+    if (!strcmp(k, "tokenizer")) {
+        if (!tokenizer_known(v)) {
+            snprintf(err, n, "tokenizer: expected %s, got '%s'", TOKENIZER_NAMES, v);
+            return -1;
+        }
+        return p_str(k, v, t->tokenizer, sizeof t->tokenizer, err, n);
+    }
+    if (!strcmp(k, "tokenizer_path")) return p_str(k, v, t->tokenizer_path, sizeof t->tokenizer_path, err, n);
     if (!strcmp(k, "lr")) return p_dbl(k, v, 0, 10, &t->lr, err, n);
     if (!strcmp(k, "min_lr_frac")) return p_dbl(k, v, 0, 1, &t->min_lr_frac, err, n);
     if (!strcmp(k, "beta1")) return p_dbl(k, v, 0, 0.999999, &t->beta1, err, n);
     if (!strcmp(k, "beta2")) return p_dbl(k, v, 0, 0.999999, &t->beta2, err, n);
-    if (!strcmp(k, "eps")) return p_dbl(k, v, 0, 1, &t->eps, err, n);
+    if (!strcmp(k, "eps")) return p_dbl(k, v, 1e-30, 1, &t->eps, err, n); /* 0: 0/0 at a zero gradient */
     if (!strcmp(k, "weight_decay")) return p_dbl(k, v, 0, 10, &t->weight_decay, err, n);
     if (!strcmp(k, "grad_clip")) return p_dbl(k, v, 0, 1e30, &t->grad_clip, err, n);
     if (!strcmp(k, "zloss")) return p_dbl(k, v, 0, 10, &t->zloss, err, n);
@@ -143,7 +155,7 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "val_batches")) return p_int(k, v, 1, &t->val_batches, err, n);
     if (!strcmp(k, "ckpt_every")) return p_int(k, v, 0, &t->ckpt_every, err, n);
     if (!strcmp(k, "ckpt_final")) return p_flag(k, v, &t->ckpt_final, err, n);
-    if (!strcmp(k, "threads")) return p_int(k, v, 0, &t->threads, err, n);
+    if (!strcmp(k, "threads")) return p_int(k, v, 0, &t->threads, err, n); /* the most: kernels_set_threads */
     if (!strcmp(k, "keep")) return p_int(k, v, 0, &t->keep, err, n);
     if (!strcmp(k, "on_spike") || !strcmp(k, "on_nan")) {
         int sp = k[3] == 's', rb = !strcmp(v, "rollback");
@@ -197,6 +209,9 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "grad_accum", t->grad_accum);
     cJSON_AddNumberToObject(j, "steps", (double)t->steps);
     cJSON_AddNumberToObject(j, "warmup", (double)t->warmup);
+    cJSON_AddNumberToObject(j, "decay_steps", (double)t->decay_steps);
+    if (t->tokenizer[0]) cJSON_AddStringToObject(j, "tokenizer", t->tokenizer);
+    if (t->tokenizer_path[0]) cJSON_AddStringToObject(j, "tokenizer_path", t->tokenizer_path);
     cJSON_AddNumberToObject(j, "lr", t->lr);
     cJSON_AddNumberToObject(j, "min_lr_frac", t->min_lr_frac);
     cJSON_AddNumberToObject(j, "beta1", t->beta1);
@@ -486,7 +501,7 @@ int trainer_step(trainer *t, const int32_t *inp, const int32_t *tgt, int T, step
     st->grad_norm = sqrt(ss);
     if (tc->grad_clip > 0 && st->grad_norm > tc->grad_clip)
         scale_inplace(grads + lo, (real)(tc->grad_clip / st->grad_norm), t->n);
-    st->lr = lr_schedule(step, tc->steps, tc->warmup, tc->lr, tc->min_lr_frac);
+    st->lr = lr_schedule(step, tc->decay_steps ? tc->decay_steps : tc->steps, tc->warmup, tc->lr, tc->min_lr_frac);
     for (int i = 0; i < nt; i++) {
         const tensor_info *ti = model_tensor(m, i);
         if (!ti->trainable || ti->offset < lo || ti->offset >= hi) continue;
@@ -521,80 +536,15 @@ static double evaluate(model *m, const dataset *val, int B, int T, int n_batches
     return acc[1] ? acc[0] / acc[1] : NAN;
 }
 
-/* zero-padded steps: reverse name order is newest first */
-static int newest_first(const void *a, const void *b) {
-    return strcmp(*(char *const *)b, *(char *const *)a);
-}
-
-/* ckpt_XXXXXXXX.bin names in dir, newest (highest step) first */
-static int list_checkpoints(const char *dir, char ***names) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    *names = NULL;
-    if (!d) return 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t L = strlen(e->d_name);
-        if (L != 17 || strncmp(e->d_name, "ckpt_", 5) || strcmp(e->d_name + 13, ".bin")) continue;
-        char **nn = realloc(*names, (size_t)(n + 1) * sizeof *nn);
-        if (!nn) break;
-        *names = nn;
-        (*names)[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    if (n) qsort(*names, (size_t)n, sizeof **names, newest_first); /* qsort(NULL, 0) is UB */
-    return n;
-}
-
-/* the step in a "ckpt_XXXXXXXX.bin" name (or a path ending in one) */
-static long name_step(const char *name) {
-    const char *base = strrchr(name, '/');
-    return atol((base ? base + 1 : name) + 5);
-}
-
-static void free_names(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
-int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t len, char *err,
-                          size_t errlen) {
-    char **names;
-    int n = list_checkpoints(run_dir, &names), rc = -1;
-    for (int i = 0; i < n && rc; i++) {
-        char why[1400];
-        if (max_step >= 0 && name_step(names[i]) > max_step) continue;
-        snprintf(path, len, "%s/%s", run_dir, names[i]);
-        rc = ckpt_verify(path, why, sizeof why);
-        if (rc) fprintf(stderr, "warning: skipping %s\n", why);
-    }
-    free_names(names, n);
-    if (rc) snprintf(err, errlen, "%s: no valid checkpoint (ckpt_*.bin) to resume from", run_dir);
-    return rc;
-}
-
-/* Removes all but the newest `keep` checkpoints (keep 0: no limit) and every
- * one after step max_step (max_step < 0: no limit): --keep, and a rollback
- * abandoning the checkpoints of the steps it undoes. */
-static void remove_checkpoints(const char *dir, int keep, long max_step) {
-    char **names, path[1200];
-    int n = list_checkpoints(dir, &names);
-    for (int i = 0; i < n; i++) {
-        if ((keep <= 0 || i < keep) && (max_step < 0 || name_step(names[i]) <= max_step)) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    free_names(names, n);
-}
-
 /* Keeps the log's lines up to a step, so that the log reads as one run after
  * a resume or a rollback: every step once, in order.  keep_events: rollback
- * event lines stay whatever their step (on resume they are redone). */
-static int trim_log(const char *path, long step, int keep_events, char *err, size_t errlen) {
-    FILE *f = fopen(path, "r");
+ * event lines stay whatever their step (on resume they are redone).  From
+ * src into dst: the same file, or a branch's new log. */
+static int trim_log(const char *src, const char *dst, long step, int keep_events, char *err, size_t errlen) {
+    FILE *f = fopen(src, "r");
     if (!f) return 0;
     atomic_file out;
-    if (atomic_open(&out, path, err, errlen)) { fclose(f); return -1; }
+    if (atomic_open(&out, dst, err, errlen)) { fclose(f); return -1; }
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -680,6 +630,7 @@ typedef struct {
     char tlog_path[1200];
     int root;           /* rank 0: the one that prints and writes files */
     real *piece;        /* rank 0 with P > 1: one piece of another rank's optimizer state */
+    int lock;           /* rank 0: the run directory's lock (dir_lock), or -1 */
 } loop;
 
 /* (Re)opens a log of the run (closing *f first if open): cut >= 0 cuts it
@@ -688,7 +639,7 @@ typedef struct {
 static int open_log(FILE **f, const char *path, long cut, int keep_events, char *err, size_t errlen) {
     if (*f) fclose(*f);
     *f = NULL;
-    if (cut >= 0 && trim_log(path, cut, keep_events, err, errlen)) return -1;
+    if (cut >= 0 && trim_log(path, path, cut, keep_events, err, errlen)) return -1;
     *f = fopen(path, cut >= 0 ? "a" : "w");
     if (!*f) {
         snprintf(err, errlen, "%s: cannot %s: %s", path, cut >= 0 ? "open" : "create", strerror(errno));
@@ -773,7 +724,7 @@ static int save_checkpoint(loop *L, long step, char *path, size_t plen, char *er
                  L->tc->out_dir);
     }
     if (!dist_agree(!bad, err, errlen)) return -1;
-    remove_checkpoints(L->tc->out_dir, L->tc->keep, -1);
+    rundir_prune(L->tc->out_dir, L->tc->keep, -1);
     return 0;
 }
 
@@ -821,9 +772,9 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     int found = 0;
     if (L->root)
         for (int k = 0; k <= L->rs.in_a_row && max_step >= 0; k++) {
-            found = !train_find_checkpoint(tc->out_dir, max_step, path, sizeof path, why, sizeof why);
+            found = !rundir_find_checkpoint(tc->out_dir, max_step, path, sizeof path, why, sizeof why);
             if (!found) break;
-            max_step = name_step(path) - 1;
+            max_step = rundir_step(path) - 1;
         }
     /* rank 0's choice, for every rank */
     dist_bcast(&found, sizeof found, "the rollback");
@@ -848,7 +799,7 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
     L->rs.rollbacks = rs.rollbacks;
     L->rs.in_a_row = rs.in_a_row;
     L->rs.horizon = rs.horizon;
-    if (L->root) remove_checkpoints(tc->out_dir, 0, to);
+    if (L->root) rundir_prune(tc->out_dir, 0, to);
     L->rs.rollbacks++;
     L->rs.in_a_row++;
     if (bad_step > L->rs.horizon) L->rs.horizon = bad_step;
@@ -916,23 +867,6 @@ static void describe_jumps(const telemetry *tel, char *text, size_t tlen, char *
     else snprintf(json, jlen, "[]");
 }
 
-/* After a failed dataset_open: if the data directory's meta.json (written
- * by wesar prepare) names another vocabulary than the model's, say how to
- * match it. */
-static void vocab_hint(const char *data, int vocab, char *err, size_t errlen) {
-    char path[1200];
-    cJSON *j = prepare_read_meta(data, path, sizeof path);
-    if (!j) return; /* no meta.json: no hint */
-    const cJSON *v = cJSON_GetObjectItem(j, "vocab_size"), *t = cJSON_GetObjectItem(j, "tokenizer");
-    if (cJSON_IsNumber(v) && v->valuedouble != vocab && v->valuedouble >= 2 && v->valuedouble <= 1 << 24) {
-        size_t k = strlen(err);
-        snprintf(err + k, errlen - k, "; %s says the %s tokenizer, vocab_size %d: train with --vocab-size %d",
-                 path, cJSON_IsString(t) ? t->valuestring : "?", (int)v->valuedouble, (int)v->valuedouble);
-        err_printable(err);
-    }
-    cJSON_Delete(j);
-}
-
 /* SIGINT/SIGTERM: finish the step, checkpoint, exit cleanly. */
 static volatile sig_atomic_t stop_requested;
 static void on_stop_signal(int sig) {
@@ -949,6 +883,180 @@ static int default_threads(void) {
     return n > 0 ? n : 1;
 }
 
+/* --out not given: runs/<date>-<time> (with a -N suffix should it exist),
+ * so that two runs never collide; runs/latest then points at it. */
+static void default_out_dir(train_config *tc) {
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    struct stat st;
+    snprintf(tc->out_dir, sizeof tc->out_dir, "runs/%s", stamp);
+    for (int k = 2; !stat(tc->out_dir, &st) && k < 10000; k++)
+        snprintf(tc->out_dir, sizeof tc->out_dir, "runs/%s-%d", stamp, k);
+}
+
+static void point_latest(const char *out_dir, int quiet) {
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "runs/latest.tmp.%d", (int)getpid());
+    unlink(tmp);
+    if (symlink(out_dir + 5, tmp) || rename(tmp, "runs/latest")) {
+        unlink(tmp);
+        if (!quiet) fprintf(stderr, "note: runs/latest is not a link (a directory of an older run?): left as it is\n");
+    }
+}
+
+/* The lr schedule's horizon: a fresh run decays over its steps; a resumed
+ * one keeps its checkpoint's (for checkpoints older than decay_steps: that
+ * run's steps), so that more --steps go on at min_lr instead of jumping.
+ * Returns the checkpoint's horizon (0 for a fresh run). */
+static long resolve_schedule(train_config *tc, char *err, size_t errlen) {
+    if (!tc->resume_from[0]) {
+        if (!tc->decay_steps) tc->decay_steps = tc->steps;
+        return 0;
+    }
+    model_config mc;
+    char tj[4096];
+    if (ckpt_read_config(tc->resume_from, &mc, tj, sizeof tj, err, errlen)) return -1;
+    cJSON *j = cJSON_Parse(tj);
+    const cJSON *d = cJSON_GetObjectItem(j, "decay_steps"), *s = cJSON_GetObjectItem(j, "steps");
+    long old = cJSON_IsNumber(d) && d->valuedouble > 0 ? (long)d->valuedouble
+             : cJSON_IsNumber(s) ? (long)s->valuedouble : tc->steps;
+    cJSON_Delete(j);
+    if (!tc->decay_steps) tc->decay_steps = old;
+    return old;
+}
+
+/* What the schedule does past the checkpoint, said once: a changed horizon
+ * moves the lr at once; steps past the horizon run at min_lr. */
+static void say_schedule(const train_config *tc, long start, long old) {
+    double mn = tc->lr * tc->min_lr_frac;
+    if (old && old != tc->decay_steps)
+        printf("note: decay_steps %ld -> %ld: the lr at step %ld goes from %.3e (the run's schedule) to %.3e\n",
+               old, tc->decay_steps, start + 1, lr_schedule(start, old, tc->warmup, tc->lr, tc->min_lr_frac),
+               lr_schedule(start, tc->decay_steps, tc->warmup, tc->lr, tc->min_lr_frac));
+    if (tc->steps > tc->decay_steps && start < tc->steps)
+        printf("note: the cosine ends at step %ld (decay_steps); steps %ld..%ld run at min_lr %.3e "
+               "(--decay-steps %ld stretches it over them instead)\n", tc->decay_steps,
+               (start > tc->decay_steps ? start : tc->decay_steps) + 1, tc->steps, mn, tc->steps);
+}
+
+/* Opens the train and val shards and checks them against their meta.json
+ * (prepare_check_meta) and against each other: one tokenizer, recorded in tc
+ * with the data paths made absolute, so that the run resumes, evaluates and
+ * generates from any directory. */
+static int open_data(train_config *tc, int vocab, int B, int T, dataset *train, dataset *val, int *have_val,
+                     int say, char *err, size_t errlen) {
+    data_meta mt, mv;
+    if (prepare_check_meta(tc->data, "train", vocab, NULL, &mt, err, errlen) ||
+        dataset_open(train, tc->data, "train", vocab, err, errlen) ||
+        prepare_check_meta(tc->data, "train", vocab, train, &mt, err, errlen))
+        return -1;
+    if (!dataset_num_sequential(train, 1, T)) {
+        snprintf(err, errlen, "%s: %zu training tokens: no shard holds one window of seq_len + 1 = %d tokens",
+                 tc->data, train->n_tokens, T + 1);
+        return -1;
+    }
+    if (mt.found && mt.tokenizer[0]) {
+        if (tc->tokenizer[0] && strcmp(tc->tokenizer, mt.tokenizer)) {
+            snprintf(err, errlen, "tokenizer: %s, but %s says the data was prepared with %s", tc->tokenizer,
+                     mt.path, mt.tokenizer);
+            return -1;
+        }
+        snprintf(tc->tokenizer, sizeof tc->tokenizer, "%s", mt.tokenizer);
+        if (!tc->tokenizer_path[0]) snprintf(tc->tokenizer_path, sizeof tc->tokenizer_path, "%s", mt.tokenizer_path);
+    }
+    char verr[1400];
+    const char *vp = tc->val_data[0] ? tc->val_data : tc->data;
+    if (dataset_open(val, vp, "val", vocab, verr, sizeof verr)) {
+        if (tc->val_data[0]) { snprintf(err, errlen, "%s", verr); return -1; }
+        if (say) fprintf(stderr, "note: no validation shards (%s); training without validation\n", verr);
+        *have_val = 0;
+    } else {
+        if (prepare_check_meta(vp, "val", vocab, val, &mv, err, errlen)) return -1;
+        if (mt.found && mv.found && (strcmp(mt.tokenizer, mv.tokenizer) || mt.vocab_size != mv.vocab_size)) {
+            snprintf(err, errlen, "val_data: %s says the %s tokenizer (vocab_size %d), but the training data's %s says "
+                     "%s (vocab_size %d)", mv.path, mv.tokenizer, mv.vocab_size, mt.path, mt.tokenizer, mt.vocab_size);
+            return -1;
+        }
+        *have_val = dataset_num_sequential(val, B, T) > 0;
+        if (!*have_val && say) fprintf(stderr, "warning: %s: val split shorter than one batch; no validation\n", vp);
+    }
+    path_absolute(tc->data, tc->data, sizeof tc->data);
+    if (tc->val_data[0]) path_absolute(tc->val_data, tc->val_data, sizeof tc->val_data);
+    return 0;
+}
+
+/* Rank 0 takes the run directory: creates it and locks it for the run's
+ * lifetime, and never writes over another run's checkpoints: a fresh run or
+ * a branch (--resume A --out B) needs a directory without any, and a resume
+ * in place needs the newest one (not an older file, whose later steps the
+ * run would overwrite). */
+static int claim_out_dir(loop *L, const char *src_dir, int branch, char *err, size_t errlen) {
+    const train_config *tc = L->tc;
+    if (make_dir(tc->out_dir, err, errlen)) return -1;
+    L->lock = dir_lock(tc->out_dir, err, errlen);
+    if (L->lock < 0) return -1;
+    char **names;
+    int n = rundir_list(tc->out_dir, &names), rc = 0;
+    if (n && !tc->resume_from[0]) {
+        snprintf(err, errlen, "%s already holds checkpoints of an earlier run: continue it with --resume %s, or "
+                 "pick another --out", tc->out_dir, tc->out_dir);
+        rc = -1;
+    } else if (n && branch) {
+        snprintf(err, errlen, "%s already holds checkpoints of another run: a branch of %s (--resume with --out) "
+                 "needs a directory without any", tc->out_dir, src_dir);
+        rc = -1;
+    }
+    long at = tc->resume_from[0] ? rundir_step(tc->resume_from) : 0;
+    for (int i = 0; i < n && !rc && !branch && tc->resume_from[0] && rundir_step(names[i]) > at; i++) {
+        char path[1200], why[1400];
+        snprintf(path, sizeof path, "%s/%s", tc->out_dir, names[i]);
+        if (ckpt_verify(path, why, sizeof why)) continue; /* a damaged one may go */
+        snprintf(err, errlen, "%s is at step %ld, but %s holds %s at step %ld: resuming from it would overwrite "
+                 "the later steps; branch it with --out NEWDIR", tc->resume_from, at, tc->out_dir, names[i],
+                 rundir_step(names[i]));
+        rc = -1;
+    }
+    rundir_free_names(names, n);
+    if (rc) return -1;
+    int stale = atomic_cleanup(tc->out_dir);
+    if (stale && !tc->quiet)
+        fprintf(stderr, "note: removed %d unfinished temporary file(s) of a killed run in %s\n", stale, tc->out_dir);
+    return 0;
+}
+
+/* config.json and the logs: new for a fresh run; cut back to the
+ * checkpoint's step on resume; a branch starts with its source's up to it. */
+static int open_run_files(loop *L, const model_config *c, long start, const char *src_dir, int branch,
+                          char *err, size_t errlen) {
+    const train_config *tc = L->tc;
+    char path[1200], cfgj[1024], all[3600];
+    config_to_json(c, cfgj, sizeof cfgj);
+    train_to_json(tc, L->trj, sizeof L->trj);
+    snprintf(path, sizeof path, "%.1023s/config.json", tc->out_dir);
+    int n = snprintf(all, sizeof all, "{\"model\":%s,\"train\":%s}\n", cfgj, L->trj);
+    atomic_file af;
+    if (atomic_open(&af, path, err, errlen) || atomic_commit(&af, atomic_write(&af, all, (size_t)n), err, errlen))
+        return -1;
+    snprintf(L->log_path, sizeof L->log_path, "%.1023s/log.jsonl", tc->out_dir);
+    snprintf(L->tlog_path, sizeof L->tlog_path, "%.1023s/telemetry.jsonl", tc->out_dir);
+    if (branch) {
+        snprintf(path, sizeof path, "%.1023s/log.jsonl", src_dir);
+        if (trim_log(path, L->log_path, start, 0, err, errlen)) return -1;
+        snprintf(path, sizeof path, "%.1023s/telemetry.jsonl", src_dir);
+        if (L->tel && trim_log(path, L->tlog_path, start, 0, err, errlen)) return -1;
+    }
+    long cut = tc->resume_from[0] ? start : -1;
+    if (open_log(&L->log, L->log_path, cut, 0, err, errlen)) return -1;
+    if (L->tel) return open_log(&L->tlog, L->tlog_path, cut, 0, err, errlen);
+    if (!tc->resume_from[0]) unlink(L->tlog_path); /* no stale file from another run */
+    return 0;
+}
+
+/* Setup, the loop over steps and its bookkeeping: one function, so that the
+ * loop's state stays in view (issue 18 splits it into named phases). */
 int train_run(const model_config *mc, const train_config *tc_in, train_result *res, char *err,
               size_t errlen) {
     int rc = -1, agreed = 0;
@@ -958,21 +1066,33 @@ int train_run(const model_config *mc, const train_config *tc_in, train_result *r
     const train_config *tc = &tcl;
     model *m = NULL;
     dataset train = {0}, val = {0};
-    int have_val = 0;
+    int have_val = 0, branch = 0, defaulted_out = !tcl.out_dir[0];
     int32_t *inp = NULL, *tgt = NULL;
     struct sigaction old_int, old_term;
     int handlers = 0;
-    char path[1200];
+    char path[1200], src_dir[1024] = "";
     loop L;
     memset(&L, 0, sizeof L);
     L.tc = tc;
     L.root = root;
-    /* rank 0's checkpoint, should the ranks' directory listings differ */
+    L.lock = -1;
+    if (defaulted_out && root) default_out_dir(&tcl);
+    /* rank 0's checkpoint and directory, should the ranks' listings or clocks differ */
     dist_bcast(tcl.resume_from, sizeof tcl.resume_from, "starting up");
+    dist_bcast(tcl.out_dir, sizeof tcl.out_dir, "starting up");
     dist_set_timeout(tc->dist_timeout, tc->out_dir);
+    if (tcl.resume_from[0]) {
+        snprintf(path, sizeof path, "%s", tcl.resume_from);
+        snprintf(src_dir, sizeof src_dir, "%s", dirname(path));
+        branch = !rundir_same(src_dir, tcl.out_dir);
+    }
 
-    if (tc->threads) kernels_set_threads(tc->threads);
-    else if (P > 1 && !getenv("OMP_NUM_THREADS")) kernels_set_threads(default_threads());
+    int want = tc->threads ? tc->threads : P > 1 && !getenv("OMP_NUM_THREADS") ? default_threads() : 0;
+    if (want && kernels_set_threads(want) < want) {
+        snprintf(err, errlen, "threads: %d asked for, but at most %d run here (OpenBLAS's build limit, or "
+                 "ulimit -v)", want, kernels_threads());
+        goto done;
+    }
 
     L.rule = optim_find(tc->optim);
     if (!L.rule) { snprintf(err, errlen, "optim: unknown optimizer '%s'", tc->optim); goto done; }
@@ -983,16 +1103,8 @@ int train_run(const model_config *mc, const train_config *tc_in, train_result *r
                  "the Lion family (lion, liona, lionar), not to %s", L.rule->name);
         goto done;
     }
-    if (!tc->resume_from[0] && root) {
-        char **names;
-        int n = list_checkpoints(tc->out_dir, &names);
-        free_names(names, n);
-        if (n) {
-            snprintf(err, errlen, "%s already holds checkpoints of an earlier run: continue it with "
-                     "--resume %s, or pick another --out", tc->out_dir, tc->out_dir);
-            goto done;
-        }
-    }
+    long old_horizon = resolve_schedule(&tcl, err, errlen);
+    if (old_horizon < 0) goto done;
     if (tc->warmup >= tc->steps && tc->warmup > 0 && root)
         fprintf(stderr, "warning: warmup (%ld) >= steps (%ld): the learning rate never peaks\n",
                 tc->warmup, tc->steps);
@@ -1014,29 +1126,7 @@ int train_run(const model_config *mc, const train_config *tc_in, train_result *r
     if (model_alloc(m, B, T, err, errlen)) goto done;
     model_init(m, tc->seed);
     size_t np = model_num_params(m);
-    if (dataset_open(&train, tc->data, "train", c->vocab_size, err, errlen)) {
-        vocab_hint(tc->data, c->vocab_size, err, errlen);
-        goto done;
-    }
-    if (train.n_tokens <= (size_t)T + 1 || !dataset_num_sequential(&train, 1, T)) {
-        snprintf(err, errlen, "%s: %zu training tokens, fewer than one window of %d", tc->data,
-                 train.n_tokens, T + 1);
-        goto done;
-    }
-    {
-        char verr[512];
-        const char *vp = tc->val_data[0] ? tc->val_data : tc->data;
-        if (!dataset_open(&val, vp, "val", c->vocab_size, verr, sizeof verr)) {
-            have_val = dataset_num_sequential(&val, B, T) > 0;
-            if (!have_val && root)
-                fprintf(stderr, "warning: %s: val split shorter than one batch; no validation\n", vp);
-        } else if (tc->val_data[0]) {
-            snprintf(err, errlen, "%s", verr);
-            goto done;
-        } else if (!tc->quiet) {
-            fprintf(stderr, "note: no validation shards (%s); training without validation\n", verr);
-        }
-    }
+    if (open_data(&tcl, c->vocab_size, B, T, &train, &val, &have_val, root && !tc->quiet, err, errlen)) goto done;
     L.tr = trainer_create(m, tc, err, errlen);
     L.x = malloc(sizeof *L.x);
     if (!L.tr || !L.x) { if (L.tr) snprintf(err, errlen, "out of memory"); goto done; }
@@ -1046,6 +1136,8 @@ int train_run(const model_config *mc, const train_config *tc_in, train_result *r
         if (!L.tel) goto done;
         trainer_set_telemetry(L.tr, L.tel);
     }
+    /* the directory is ours before its checkpoints are read */
+    if (root && claim_out_dir(&L, src_dir, branch, err, errlen)) goto done;
     long start = 0;
     rng_seed(&L.data_rng, tc->seed, 0xda7a);
     run_state_init(&L.rs, tc);
@@ -1065,36 +1157,8 @@ int train_run(const model_config *mc, const train_config *tc_in, train_result *r
     L.piece = P > 1 && root ? malloc(STATE_PIECE * sizeof(real)) : NULL;
     if (!inp || !tgt || (P > 1 && root && !L.piece)) { snprintf(err, errlen, "out of memory"); goto done; }
     if (!root) goto setup_done; /* the files are rank 0's */
-    if (make_dir(tc->out_dir, err, errlen)) goto done;
-    {
-        int stale = atomic_cleanup(tc->out_dir);
-        if (stale && !tc->quiet)
-            fprintf(stderr, "note: removed %d unfinished temporary file(s) of a killed run in %s\n",
-                    stale, tc->out_dir);
-    }
-
-    char cfgj[1024];
-    config_to_json(c, cfgj, sizeof cfgj);
-    train_to_json(tc, L.trj, sizeof L.trj);
-    {
-        snprintf(path, sizeof path, "%.1023s/config.json", tc->out_dir);
-        char all[3200];
-        int n = snprintf(all, sizeof all, "{\"model\":%s,\"train\":%s}\n", cfgj, L.trj);
-        atomic_file af;
-        if (atomic_open(&af, path, err, errlen) ||
-            atomic_commit(&af, atomic_write(&af, all, (size_t)n), err, errlen))
-            goto done;
-    }
-    snprintf(L.log_path, sizeof L.log_path, "%.1023s/log.jsonl", tc->out_dir);
-    long cut = tc->resume_from[0] ? start : -1;
-    if (open_log(&L.log, L.log_path, cut, 0, err, errlen)) goto done;
-    snprintf(L.tlog_path, sizeof L.tlog_path, "%.1023s/telemetry.jsonl", tc->out_dir);
-    if (L.tel) {
-        if (open_log(&L.tlog, L.tlog_path, cut, 0, err, errlen)) goto done;
-    } else if (!tc->resume_from[0]) {
-        unlink(L.tlog_path); /* no stale file from another run */
-    }
-
+    if (defaulted_out) point_latest(tc->out_dir, tc->quiet);
+    if (open_run_files(&L, c, start, src_dir, branch, err, errlen)) goto done;
 setup_done:
     /* every rank got here, or some failed on the way (then each goes to
      * done, and meets the others in the same dist_agree there) */
@@ -1119,7 +1183,9 @@ setup_done:
                    L.rule->n_state * n * sizeof(real) / 1048576.0,
                    L.rule->n_state * np * sizeof(real) / 1048576.0);
         }
-        if (start) printf("resuming from %s at step %ld\n", tc->resume_from, start);
+        printf("run directory: %s\n", tc->out_dir);
+        if (start) printf("%s %s at step %ld\n", branch ? "branching from" : "resuming from", tc->resume_from, start);
+        if (start) say_schedule(tc, start, old_horizon);
         fflush(stdout);
     }
 
@@ -1150,8 +1216,10 @@ setup_done:
             if (L.tel) describe_jumps(L.tel, detail + k, sizeof detail - (size_t)k, jumped, sizeof jumped);
             if (!tc->quiet && tc->on_spike == ON_SPIKE_LOG)
                 fprintf(stderr, "wesar: step %ld: %s\n", step + 1, detail);
-        } else if (r) {
-            snprintf(detail, sizeof detail, "%s", err);
+        } else if (r) { /* without err's "step N: ": rollback's messages name the step themselves */
+            char at[32];
+            int k = snprintf(at, sizeof at, "step %ld: ", step + 1);
+            snprintf(detail, sizeof detail, "%s", err + (strncmp(err, at, (size_t)k) ? 0 : k));
         }
         if (r || (spike && tc->on_spike == ON_SPIKE_ROLLBACK)) {
             long to = rollback(&L, step + 1, r ? "nan" : "spike", r ? NAN : st.loss, detail,
@@ -1238,6 +1306,7 @@ done:
     }
     if (L.log) fclose(L.log);
     if (L.tlog) fclose(L.tlog);
+    if (L.lock >= 0) close(L.lock); /* after the last write */
     telemetry_free(L.tel);
     free(inp);
     free(tgt);

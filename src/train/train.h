@@ -13,18 +13,23 @@ enum { ON_NAN_STOP, ON_NAN_ROLLBACK };
 typedef struct {
     char data[1024];       /* shard directory, file or glob (train split) */
     char val_data[1024];   /* optional: val shards; default: "val" files in data */
-    char out_dir[1024];
+    char out_dir[1024];    /* "" until train_run picks runs/<date>-<time> */
+    char tokenizer[32];    /* the data's tokenizer, from its meta.json (or --tokenizer for shards
+                              without one): recorded so eval and generate find it */
+    char tokenizer_path[1024];
     char optim[32];
     int batch_size;        /* sequences per micro-batch (B) */
     int seq_len;           /* T; 0 = the model's context */
     int grad_accum;        /* micro-batches per step */
     long steps;
     long warmup;
+    long decay_steps;      /* the cosine reaches min_lr here, then stays; 0 = steps.  Recorded
+                              resolved, so a resume with more --steps keeps the schedule */
     double lr, min_lr_frac, beta1, beta2, eps, weight_decay, grad_clip, zloss;
     int log_every, val_every, val_batches, ckpt_every;
     int ckpt_final;        /* 1: write a checkpoint after the last step */
     int keep;              /* keep the newest K checkpoints (0 = all) */
-    char resume_from[1024];/* checkpoint to continue from (see train_find_checkpoint) */
+    char resume_from[1024];/* checkpoint to continue from (see rundir.h) */
     int nesterov, inverse_bias_correction, rrc_correction; /* Lion family options (lion.c) */
     int on_spike;          /* ON_SPIKE_LOG or ON_SPIKE_ROLLBACK */
     int on_nan;            /* ON_NAN_STOP or ON_NAN_ROLLBACK */
@@ -42,6 +47,7 @@ typedef struct {
 } train_config;
 
 /* Defaults; a preset name ("tiny", ...) may tune the run length and batch. */
+#define TRAIN_CKPT_EVERY 500   /* the default checkpoint interval, in steps */
 void train_defaults(train_config *t, const char *preset);
 /* Same codes as config_set: 0 ok, 1 unknown key, -1 bad value. */
 int train_set(train_config *t, const char *key, const char *value, char *err, size_t errlen);
@@ -97,12 +103,6 @@ typedef struct {
     long spikes;           /* spike events detected */
     long rollbacks;        /* rollbacks done */
 } train_result;
-
-/* The newest checkpoint in run_dir that loads cleanly (its checksum is
- * verified) and, if max_step >= 0, is at most at that step; damaged ones are
- * reported on stderr and skipped. */
-int train_find_checkpoint(const char *run_dir, long max_step, char *path, size_t len, char *err,
-                          size_t errlen);
 
 /* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl,
  * telemetry.jsonl, config.json, ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,33 +128,91 @@ int make_dir(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
+/* Regular files, pipes, /proc files and character devices alike: read to
+ * EOF (st_size is 0 for /proc and pipes, and ftell fails on them), never
+ * past max; a directory is refused by name (fopen succeeds on one). */
 char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || (size_t)n > max) {
-        fclose(f);
-        snprintf(err, errlen, "%s: expected a file under %zu KiB", path, max >> 10);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
         return NULL;
     }
-    char *text = malloc((size_t)n + 1);
-    size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (!text || got != (size_t)n) {
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        snprintf(err, errlen, "%s: is a directory, expected a file", path);
+        return NULL;
+    }
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)st.st_size <= max ? (size_t)st.st_size + 1 : 4096;
+    size_t n = 0;
+    char *text = malloc(cap);
+    ssize_t got = 1;
+    while (text && got > 0 && n <= max) {
+        if (n + 1 >= cap) {
+            char *t = realloc(text, cap * 2);
+            if (!t) { free(text); text = NULL; break; }
+            text = t, cap *= 2;
+        }
+        size_t want = cap - 1 - n < max + 1 - n ? cap - 1 - n : max + 1 - n; /* one past max tells */
+        got = read(fd, text + n, want);
+        if (got < 0 && errno == EINTR) { got = 1; continue; }
+        if (got > 0) n += (size_t)got;
+    }
+    int rerr = got < 0 ? errno : 0;
+    close(fd);
+    if (!text || rerr || n > max) {
+        if (!text) snprintf(err, errlen, "%s: out of memory reading it", path);
+        else if (rerr) snprintf(err, errlen, "%s: read failed: %s", path, strerror(rerr));
+        else snprintf(err, errlen, "%s: larger than %zu bytes, expected a smaller file", path, max);
         free(text);
-        snprintf(err, errlen, "%s: read failed", path);
         return NULL;
     }
     text[n] = 0;
-    if (len) *len = (size_t)n;
+    if (len) *len = n;
     /* without len the caller reads a C string: a NUL inside would silently
      * cut the file short (a config of random bytes loaded as empty) */
-    else if (strlen(text) != (size_t)n) {
+    else if (strlen(text) != n) {
         snprintf(err, errlen, "%s: byte %zu is NUL: expected a text file", path, strlen(text));
         free(text);
         return NULL;
     }
     return text;
+}
+
+int dir_lock(const char *dir, char *err, size_t errlen) {
+    char path[1100], pid[32];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        ssize_t k = pread(fd, pid, sizeof pid - 1, 0);
+        pid[k > 0 ? k : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        snprintf(err, errlen, "%s is in use by another wesar process%s%s%s: wait for it to end, or pick "
+                 "another --out", dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        close(fd);
+        return -1;
+    }
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {} /* the pid is only for the message */
+    return fd;
+}
+
+void path_absolute(const char *in, char *out, size_t len) {
+    char buf[4096], dir[4096], *abs = realpath(in, NULL);
+    if (abs) { snprintf(out, len, "%s", abs); free(abs); return; }
+    snprintf(buf, sizeof buf, "%s", in); /* a glob: its directory exists */
+    snprintf(dir, sizeof dir, "%s", dirname(buf));
+    abs = realpath(dir, NULL);
+    snprintf(buf, sizeof buf, "%s", in);
+    if (abs) {
+        char full[8200];
+        snprintf(full, sizeof full, "%s/%s", abs, basename(buf));
+        snprintf(out, len, "%s", full);
+    }
+    free(abs);
 }

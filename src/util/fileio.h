@@ -34,8 +34,18 @@ void err_printable(char *s);
 
 int make_dir(const char *path, char *err, size_t errlen);
 
-/* A whole file of at most max bytes as a NUL-terminated string (free() it),
+/* A whole file of at most max bytes as a NUL-terminated string (free() it);
+ * regular files, pipes and /proc files, never a directory;
  * its length in *len if len is non-NULL; NULL with err naming the file.
  * With len NULL the file must be text: a NUL byte in it is an error. */
 char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+
+/* in made absolute (realpath; for a glob, of its directory); in and out may
+ * be the same buffer.  Left as it is when even the directory is missing. */
+void path_absolute(const char *in, char *out, size_t len);
+
+/* Takes DIR/.lock (flock, so it goes with the process, SIGKILL included)
+ * for as long as the returned descriptor stays open; -1 with err naming the
+ * directory (and the holder's pid) when another process has it. */
+int dir_lock(const char *dir, char *err, size_t errlen);
 #endif
