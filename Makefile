@@ -21,7 +21,8 @@ MVEC := $(if $(wildcard /usr/lib/$(MULTIARCH)/libmvec.so),-lmvec)
 LDLIBS := $(BLAS_LIBS) -lcjson -lpcre2-8 -llzma $(MVEC) -lm -fopenmp
 
 SRC := $(wildcard src/kernels/*.c src/model/*.c src/reparam/*.c src/optim/*.c src/data/*.c \
-                  src/ckpt/*.c src/train/*.c src/report/*.c src/infer/*.c src/util/*.c src/dist/*.c)
+                  src/ckpt/*.c src/train/*.c src/report/*.c src/infer/*.c src/util/*.c src/dist/*.c \
+                  src/sweep/*.c)
 HDR := $(wildcard src/*/*.h)
 TESTS := test_units test_methods test_overfit ref_dump optim_dump tok_dump
 

@@ -177,7 +177,7 @@ grep -q "ckpt_00000006.bin (step 6" "$WORK/o" || fail "export RUNDIR: $(cat "$WO
 expect_ok "$W" train --resume "$WORK/run/ckpt_00000006.bin" --steps 8 --quiet
 [ -f "$WORK/run/ckpt_00000008.bin" ] || fail "resume from a checkpoint file"
 # the commands, from the one table
-expect_fail "unknown command 'frob' (expected prepare, train, info, export, report, eval, generate or version" "$W" frob
+expect_fail "unknown command 'frob' (expected prepare, train, info, export, report, eval, generate, sweep or version" "$W" frob
 expect_ok "$W" --version
 grep -q "^wesar [0-9]" "$WORK/o" || fail "--version: $(cat "$WORK/o")"
 expect_ok "$W" eval --help

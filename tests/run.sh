@@ -96,6 +96,7 @@ suite() {
     fi
     run "$B/cli" tests/cli.sh build/$B/wesar "$WORK/cli_$B" "$DATA"
     run "$B/faults: rollback, disk full, damaged input" tests/faults.sh build/$B/wesar "$WORK/faults_$B"
+    run "$B/sweep: grid, SIGKILL resume, divergence, mpirun" tests/sweep.sh build/$B/wesar "$WORK/sweep_$B"
     # exit 77: everything but the Chromium screenshot passed, and chromium is missing
     tests/report.sh build/$B/wesar "$WORK/report_$B" > "$WORK/report.txt" 2>&1
     case $? in

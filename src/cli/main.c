@@ -14,8 +14,10 @@
 #include "../model/config.h"
 #include "../model/model.h"
 #include "../report/report.h"
+#include "../sweep/sweep.h"
 #include "../infer/eval.h"
 #include "../infer/generate.h"
+#include "../train/job.h"
 #include "../train/train.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -92,6 +94,18 @@ static const char GENERATE_HELP[] =
     "  Stops at max_new tokens, at the end-of-text token, or when the context is full\n"
     "  (then it says so).\n";
 
+static const char SWEEP_HELP[] =
+    "  --out DIR             the sweep's directory: one run directory per point, summary.jsonl, summary.md\n"
+    "  --base \"FLAGS\"       the training flags every point shares (--data, --preset, --steps, ...)\n"
+    "  --grid KEY=V1,V2,...  an axis: any training or model key; repeat for more (their product)\n"
+    "  --seeds 1,2,3         seeds of every point (1337)\n"
+    "  --tune-seed S         the seed sigma2 is chosen on, left out of the reported mean (the first)\n"
+    "  --diverge-factor F    a loss above F x step 1's ends a point as diverged (2; 0 = off)\n"
+    "  --threads N           threads per point (the cores / the ranks on this node)\n"
+    "  --file F              the same as key = value lines: out, base, grid.KEY, seeds, tune_seed, ...\n"
+    "  Killed and started again with the same command, it resumes where it was.  Under mpirun\n"
+    "  -np P the points are dealt out among the ranks.\n";
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -106,117 +120,20 @@ static int die(const char *msg) {
     return 1;
 }
 
-/* "--d-model" -> "d_model" */
-static void flag_key(const char *flag, char *key, size_t n) {
-    snprintf(key, n, "%s", flag + 2);
-    char *eq = strchr(key, '=');
-    if (eq) *eq = 0;
-    for (char *p = key; *p; p++)
-        if (*p == '-') *p = '_';
-}
-
 /* argv[*i] as the option NAME ("--top-k"; --top_k and --top-k=V alike):
  * 1 with *val its value (*i advanced past it), -1 when the value is
  * missing (said on stderr), 0 when argv[*i] is something else. */
 static int opt(int argc, char **argv, int *i, const char *name, const char **val) {
     char a[64], b[64];
     if (strncmp(argv[*i], "--", 2)) return 0;
-    flag_key(argv[*i], a, sizeof a);
-    flag_key(name, b, sizeof b);
+    job_flag_key(argv[*i], a, sizeof a);
+    job_flag_key(name, b, sizeof b);
     if (strcmp(a, b)) return 0;
     const char *eq = strchr(argv[*i], '=');
     if (eq) { *val = eq + 1; return 1; }
     if (*i + 1 < argc) { *val = argv[++*i]; return 1; }
     fprintf(stderr, "wesar: error: %s: missing value\n", name);
     return -1;
-}
-
-typedef struct {
-    model_config mc;
-    train_config tc;
-} job;
-
-static int job_other(void *ctx, const char *key, const char *value, char *err, size_t n) {
-    return train_set(&((job *)ctx)->tc, key, value, err, n);
-}
-
-/* A key's error as the user typed the flag: "--batch-size: expected ..." */
-static void flag_error(const char *flag, const char *key, const char *msg, char *err, size_t n) {
-    size_t k = strlen(key), f = strcspn(flag, "=");
-    if (!strncmp(msg, key, k) && msg[k] == ':') snprintf(err, n, "%.*s%s", (int)f, flag, msg + k);
-    else snprintf(err, n, "%.*s: %s", (int)f, flag, msg);
-}
-
-/* --resume RUN: the checkpoint's model and training config (rundir.h); the
- * run goes on in the checkpoint's directory unless --out says otherwise. */
-static int job_from_checkpoint(job *j, const char *resume, char *err, size_t n) {
-    char path[1024], dir[1024], tj[4096];
-    if (rundir_resolve(resume, path, sizeof path, dir, sizeof dir, err, n) ||
-        ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n))
-        return -1;
-    train_defaults(&j->tc, NULL);
-    if (config_load_text(&j->mc, tj, path, job_other, j, err, n)) return -1;
-    snprintf(j->tc.resume_from, sizeof j->tc.resume_from, "%s", path);
-    snprintf(j->tc.out_dir, sizeof j->tc.out_dir, "%s", dir); /* where it is now, even if moved */
-    return 0;
-}
-
-static int is_switch(const char *key) {
-    return !strcmp(key, "nesterov") || !strcmp(key, "inverse_bias_correction") || !strcmp(key, "rrc_correction");
-}
-
-/* preset, then config file, then every other flag in order; with --resume
- * RUN (or, for info, a positional RUN) the checkpoint's config instead of
- * preset and file, and flags may change training keys but no model key. */
-static int parse_job(job *j, int argc, char **argv, const char *resume, char *err, size_t n) {
-    const char *preset = NULL, *config = NULL, *v;
-    for (int i = 0; i < argc; i++) {
-        int k = 0;
-        if ((k = opt(argc, argv, &i, "--resume", &v)) > 0) resume = v;
-        else if (!k && (k = opt(argc, argv, &i, "--preset", &v)) > 0) preset = v;
-        else if (!k && (k = opt(argc, argv, &i, "--config", &v)) > 0) config = v;
-        if (k < 0) { err[0] = 0; return -1; }
-    }
-    if (resume && (preset || config)) {
-        snprintf(err, n, "--%s: with --resume the model and training config come from the checkpoint; give "
-                 "the training keys to change as flags", preset ? "preset" : "config");
-        return -1;
-    }
-    if (resume && job_from_checkpoint(j, resume, err, n)) return -1;
-    model_config ck = j->mc;
-    if (!resume) {
-        if (config_preset(&j->mc, preset ? preset : "tiny", err, n)) return -1;
-        train_defaults(&j->tc, preset ? preset : "tiny");
-    }
-    if (config && config_load_file(&j->mc, config, job_other, j, err, n)) return -1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2)) { snprintf(err, n, "unexpected argument '%s'", a); return -1; }
-        char key[64], msg[512];
-        flag_key(a, key, sizeof key);
-        const char *eq = strchr(a, '='), *val;
-        if (!strcmp(key, "quiet")) { j->tc.quiet = 1; continue; }
-        if (eq) val = eq + 1;
-        else if (is_switch(key) && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) val = "1";
-        else if (i + 1 < argc) val = argv[++i];
-        else { snprintf(err, n, "%s: missing value", a); return -1; }
-        if (!strcmp(key, "preset") || !strcmp(key, "config") || !strcmp(key, "resume")) continue;
-        int r = config_set(&j->mc, key, val, msg, sizeof msg);
-        if (r == 1) r = job_other(j, key, val, msg, sizeof msg);
-        if (r == 1) {
-            snprintf(err, n, "unknown option '%s' (see wesar %s --help)", a, "train");
-            return -1;
-        }
-        if (r) { flag_error(a, key, msg, err, n); return -1; }
-    }
-    if (config_finish(&j->mc, err, n)) return -1;
-    char d[256];
-    if (resume && config_diff(&ck, &j->mc, d, sizeof d)) {
-        snprintf(err, n, "--resume %s: a resumed run keeps its model, but the flags change %s (start a new run "
-                 "to change the model)", resume, d);
-        return -1;
-    }
-    return 0;
 }
 
 /* wesar info [RUN] [--resume RUN] [--preset P] [--config F] [--KEY V ...]:
@@ -226,7 +143,7 @@ static int cmd_info(int argc, char **argv) {
     job j;
     const char *run = NULL;
     if (argc && strncmp(argv[0], "--", 2)) run = argv[0], argc--, argv++;
-    if (parse_job(&j, argc, argv, run, err, sizeof err)) return err[0] ? die(err) : 1;
+    if (job_parse(&j, argc, argv, run, err, sizeof err)) return err[0] ? die(err) : 1;
     model *m = model_create(&j.mc, err, sizeof err);
     if (!m) return die(err);
     size_t np = model_num_params(m), mat = 0;
@@ -253,7 +170,7 @@ static int cmd_train(int argc, char **argv) {
     char err[1024] = "";
     job j;
     if (dist_init(&argc, &argv, err, sizeof err)) return die(err);
-    int rc = parse_job(&j, argc, argv, NULL, err, sizeof err);
+    int rc = job_parse(&j, argc, argv, NULL, err, sizeof err);
     if (!dist_agree(!rc, err, sizeof err)) rc = -1; /* same argv everywhere: rank 0 says it */
     train_result r;
     if (!rc) rc = train_run(&j.mc, &j.tc, &r, err, sizeof err);
@@ -299,32 +216,6 @@ static int cmd_export(int argc, char **argv) {
     return rc ? die(err) : 0;
 }
 
-static int cmd_report(int argc, char **argv) {
-    const char *outp = "report.html";
-    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
-    int n = 0;
-    if (!dirs) return die("out of memory");
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) { free(dirs); return die("report: -o needs a file name"); }
-            outp = argv[++i];
-        } else if (!strncmp(argv[i], "-", 1)) {
-            free(dirs);
-            fprintf(stderr, "wesar: error: report: unknown option '%s' (expected RUNDIR... [-o FILE])\n", argv[i]);
-            return 1;
-        } else {
-            dirs[n++] = argv[i];
-        }
-    }
-    char err[1400];
-    int rc = n ? report_write(dirs, n, outp, err, sizeof err) : -1;
-    if (!n) snprintf(err, sizeof err, "report: expected one or more run directories (wesar report RUNDIR... -o report.html)");
-    free(dirs);
-    if (rc) return die(err);
-    printf("wrote %s (%d run%s)\n", outp, n, n == 1 ? "" : "s");
-    return 0;
-}
-
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
     char *e;
     *out = strtod(v, &e);
@@ -342,6 +233,28 @@ static int bad_arg(const char *cmd, const char *a) {
     else
         fprintf(stderr, "wesar: error: %s: unexpected argument '%s' (see wesar %s --help)\n", cmd, a, cmd);
     return 1;
+}
+
+static int cmd_report(int argc, char **argv) {
+    const char *outp = "report.html", *v;
+    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+    int n = 0, k = 0;
+    if (!dirs) return die("out of memory");
+    for (int i = 0; i < argc && k >= 0; i++) {
+        if (!strcmp(argv[i], "-o")) k = i + 1 < argc ? (outp = argv[++i], 1) : -1;
+        else if ((k = opt(argc, argv, &i, "--out", &v)) > 0) outp = v;
+        else if (!k && !strncmp(argv[i], "-", 1)) k = -1, bad_arg("report", argv[i]);
+        else if (!k) dirs[n++] = argv[i];
+        if (k < 0 && !strcmp(argv[i], "-o")) fprintf(stderr, "wesar: error: report: -o needs a file name\n");
+    }
+    char err[1400];
+    int rc = k < 0 ? -1 : n ? report_write(dirs, n, outp, err, sizeof err) : -1;
+    if (!n && k >= 0) snprintf(err, sizeof err, "report: expected one or more run directories (wesar report RUNDIR... -o report.html)");
+    free(dirs);
+    if (k < 0) return 1;
+    if (rc) return die(err);
+    printf("wrote %s (%d run%s)\n", outp, n, n == 1 ? "" : "s");
+    return 0;
 }
 
 static int cmd_prepare(int argc, char **argv) {
@@ -551,6 +464,21 @@ static int cmd_generate(int argc, char **argv) {
     return rc ? die(err) : 0;
 }
 
+/* Under mpirun every rank runs this: rank r runs points r, r + P, ... (sweep.h). */
+static int cmd_sweep(int argc, char **argv) {
+    char err[2048] = "";
+    sweep_spec sp;
+    if (dist_init(&argc, &argv, err, sizeof err)) return die(err);
+    int rc = sweep_parse(&sp, argc, argv, err, sizeof err);
+    if (!dist_agree(!rc, err, sizeof err)) rc = -1;
+    if (!rc) rc = sweep_run(&sp, err, sizeof err);
+    if (rc && err[0]) die(err);
+    sweep_free(&sp);
+    fflush(stdout);
+    dist_finalize(rc ? 1 : 0);
+    return rc ? 1 : 0;
+}
+
 static int cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
@@ -575,6 +503,8 @@ static const command COMMANDS[] = {
      {INFER_HELP, EVAL_HELP, NULL}},
     {"generate", cmd_generate, "MODEL [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]",
      {INFER_HELP, GENERATE_HELP, NULL}},
+    {"sweep", cmd_sweep, "--out DIR --base \"TRAIN FLAGS\" [--grid KEY=V1,V2,...]... [--seeds 1,2,3] [--file F]",
+     {SWEEP_HELP, NULL, NULL}},
     {"version", cmd_version, "   (also --version)", {NULL, NULL, NULL}},
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof *COMMANDS))
@@ -629,8 +559,8 @@ int main(int argc, char **argv) {
     }
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { command_help(c); return 0; }
-    if (c->run != cmd_train && dist_launcher_size() > 1) {
-        fprintf(stderr, "wesar: error: only `wesar train` runs over MPI ranks; run `wesar %s` without "
+    if (c->run != cmd_train && c->run != cmd_sweep && dist_launcher_size() > 1) {
+        fprintf(stderr, "wesar: error: only `wesar train` and `wesar sweep` run over MPI ranks; run `wesar %s` without "
                         "mpirun (or with -np 1)\n", argv[1]);
         return 2;
     }

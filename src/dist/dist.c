@@ -24,6 +24,14 @@ int dist_launcher_size(void) {
 
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
+
+/* solo: this rank alone, as if there were no others (wesar sweep runs whole
+ * points per rank); every collective then returns at once, as with P = 1 */
+static int g_world_rank, g_world_size = 1, g_solo;
+void dist_solo(int on) {
+    if (on && !g_solo) g_world_rank = g_rank, g_world_size = g_size, g_rank = 0, g_size = 1, g_solo = 1;
+    else if (!on && g_solo) g_rank = g_world_rank, g_size = g_world_size, g_solo = 0;
+}
 int dist_local_size(void) { return g_local; }
 double dist_comm_seconds(void) { return g_comm; }
 void dist_set_step(long step) { atomic_store(&g_step, step); }

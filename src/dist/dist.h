@@ -31,6 +31,9 @@ int dist_init(int *argc, char ***argv, char *err, size_t errlen);
  * in a collective that this rank will never join. */
 void dist_finalize(int rc);
 int dist_rank(void);
+/* 1: from now on this rank acts alone (rank 0 of 1: collectives return at
+ * once) until dist_solo(0) gives it back its rank among the others. */
+void dist_solo(int on);
 int dist_size(void);
 int dist_local_size(void);  /* ranks on this node (for the default thread count) */
 int dist_compiled(void);    /* 1 when built with MPI */

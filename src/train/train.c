@@ -187,6 +187,10 @@ int train_set(train_config *t, const char *k, const char *v, char *err, size_t n
     if (!strcmp(k, "dist_timeout")) return p_dbl(k, v, 0, 1e7, &t->dist_timeout, err, n);
     if (!strcmp(k, "spike_k")) return p_dbl(k, v, 0.1, 1e6, &t->spike_k, err, n);
     if (!strcmp(k, "max_rollbacks")) return p_int(k, v, 1, &t->max_rollbacks, err, n);
+    if (!strcmp(k, "diverge_factor")) {
+        if (!strcmp(v, "0")) { t->diverge_factor = 0; return 0; }
+        return p_dbl(k, v, 1.0001, 1e6, &t->diverge_factor, err, n);
+    }
     if (!strcmp(k, "telemetry_every")) return p_int(k, v, 0, &t->telemetry_every, err, n);
     if (!strcmp(k, "rrc_tokens")) return p_int(k, v, 0, &t->rrc_tokens, err, n);
     if (!strcmp(k, "seed")) {
@@ -234,6 +238,7 @@ int train_to_json(const train_config *t, char *buf, size_t len) {
     cJSON_AddNumberToObject(j, "spike_window", t->spike_window);
     cJSON_AddNumberToObject(j, "spike_k", t->spike_k);
     cJSON_AddNumberToObject(j, "max_rollbacks", t->max_rollbacks);
+    if (t->diverge_factor) cJSON_AddNumberToObject(j, "diverge_factor", t->diverge_factor);
     cJSON_AddNumberToObject(j, "telemetry_every", t->telemetry_every);
     cJSON_AddNumberToObject(j, "rrc_tokens", t->rrc_tokens);
     cJSON_AddNumberToObject(j, "seed", (double)t->seed);
@@ -567,6 +572,7 @@ typedef struct {
     long rollbacks;  /* in total */
     int in_a_row;    /* rollbacks since training last got past a failure */
     long horizon;    /* the latest step that failed and was rolled back */
+    double first_loss; /* step 1's, for diverge_factor; 0 until then */
 } run_state;
 
 static void run_state_init(run_state *r, const train_config *tc) {
@@ -580,8 +586,8 @@ static char *run_to_json(const run_state *r, const telemetry *tel) {
     size_t len = 256 + 26 * SPIKE_MAX_WINDOW + (tel ? telemetry_state_len(tel) : 0);
     char *buf = malloc(len);
     if (!buf) return NULL;
-    int n = snprintf(buf, len, "{\"rollbacks\":%ld,\"in_a_row\":%d,\"horizon\":%ld,\"spike\":",
-                     r->rollbacks, r->in_a_row, r->horizon);
+    int n = snprintf(buf, len, "{\"rollbacks\":%ld,\"in_a_row\":%d,\"horizon\":%ld,\"first_loss\":%.17g,"
+                     "\"spike\":", r->rollbacks, r->in_a_row, r->horizon, r->first_loss);
     n += spike_to_json(&r->spikes, buf + n, len - (size_t)n);
     if (tel) {
         n += snprintf(buf + n, len - (size_t)n, ",\"jump\":");
@@ -602,6 +608,8 @@ static void run_from_json(run_state *r, const char *text, const train_config *tc
         r->rollbacks = (long)rb->valuedouble;
         r->in_a_row = (int)ia->valuedouble;
         r->horizon = (long)hz->valuedouble;
+        const cJSON *fl = cJSON_GetObjectItem(j, "first_loss");
+        if (cJSON_IsNumber(fl)) r->first_loss = fl->valuedouble;
         spike_detector d;
         if (!spike_from_json_item(&d, cJSON_GetObjectItem(j, "spike")) &&
             d.window == r->spikes.window) {
@@ -631,6 +639,7 @@ typedef struct {
     int root;           /* rank 0: the one that prints and writes files */
     real *piece;        /* rank 0 with P > 1: one piece of another rank's optimizer state */
     int lock;           /* rank 0: the run directory's lock (dir_lock), or -1 */
+    long diverged;      /* the step that diverged (train.h: TRAIN_DIVERGED), or 0 */
 } loop;
 
 /* (Re)opens a log of the run (closing *f first if open): cut >= 0 cuts it
@@ -761,6 +770,7 @@ static long rollback(loop *L, long bad_step, const char *reason, double loss, co
                      const char *jumped, char *err, size_t errlen) {
     const train_config *tc = L->tc;
     if (L->rs.in_a_row >= tc->max_rollbacks) {
+        L->diverged = bad_step;
         snprintf(err, errlen, "step %ld: %s; giving up after %d rollbacks in a row (--max-rollbacks)",
                  bad_step, detail, L->rs.in_a_row);
         return -1;
@@ -1067,6 +1077,7 @@ int train_run(const model_config *mc, const train_config *tc_in, train_result *r
     model *m = NULL;
     dataset train = {0}, val = {0};
     int have_val = 0, branch = 0, defaulted_out = !tcl.out_dir[0];
+    double last_val = NAN, loss = NAN; /* for res, whatever the way out */
     int32_t *inp = NULL, *tgt = NULL;
     struct sigaction old_int, old_term;
     int handlers = 0;
@@ -1195,7 +1206,7 @@ setup_done:
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     handlers = 1;
-    double t_start = now_sec(), t_int = t_start, last_val = NAN, loss = NAN, comm_int = 0;
+    double t_start = now_sec(), t_int = t_start, comm_int = 0;
     long tok_int = 0, steps_timed = 0;
     for (long step = start; step < tc->steps; step++) {
         double t0 = now_sec(), c0 = dist_comm_seconds();
@@ -1205,6 +1216,7 @@ setup_done:
         dataset_sample_part(&train, &L.data_rng, B * tc->grad_accum, rank * seqs, seqs, T, inp, tgt);
         step_stats st;
         int r = trainer_step(L.tr, inp, tgt, T, &st, err, errlen);
+        if (r == TRAIN_NONFINITE && tc->on_nan != ON_NAN_ROLLBACK) L.diverged = step + 1;
         if (r && !(r == TRAIN_NONFINITE && tc->on_nan == ON_NAN_ROLLBACK)) goto done;
         int spike = !r && spike_observe(&L.rs.spikes, st.loss);
         char detail[1200], jumped[1200] = "[]";
@@ -1229,6 +1241,7 @@ setup_done:
             continue;
         }
         if (step + 1 > L.rs.horizon) L.rs.in_a_row = 0;
+        if (step == 0) L.rs.first_loss = st.loss;
         double ce = st.loss, lr = st.lr, gnorm = st.grad_norm;
         loss = ce;
         double ms = (now_sec() - t0) * 1e3, comm_ms = (dist_comm_seconds() - c0) * 1e3;
@@ -1274,6 +1287,12 @@ setup_done:
             comm_int = 0;
         }
     logged:
+        if (tc->diverge_factor > 0 && L.rs.first_loss > 0 && st.loss > tc->diverge_factor * L.rs.first_loss) {
+            snprintf(err, errlen, "step %ld: loss %.4f is more than %g x step 1's %.4f: diverged (--diverge-factor)",
+                     step + 1, st.loss, tc->diverge_factor, L.rs.first_loss);
+            L.diverged = step + 1;
+            goto done;
+        }
         if ((tc->ckpt_every && (step + 1) % tc->ckpt_every == 0) || (last && tc->ckpt_final) ||
             stopping) {
             if (save_checkpoint(&L, step + 1, path, sizeof path, err, errlen)) goto done;
@@ -1288,15 +1307,18 @@ setup_done:
         }
         if (stopping && !last) break;
     }
+    rc = 0;
+done:
+    if (L.diverged) rc = TRAIN_DIVERGED;
     if (res) {
-        res->steps_done = trainer_steps_done(L.tr);
+        memset(res, 0, sizeof *res);
+        res->steps_done = L.tr ? trainer_steps_done(L.tr) : 0;
         res->final_loss = loss;
         res->final_val_loss = last_val;
         res->spikes = L.rs.spikes.events;
         res->rollbacks = L.rs.rollbacks;
+        res->diverged_step = L.diverged;
     }
-    rc = 0;
-done:
     /* a rank that failed during setup meets the others' dist_agree */
     if (!agreed) dist_agree(0, err, errlen);
     kernels_set_precision(PRECISION_FP32);

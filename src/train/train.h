@@ -36,6 +36,7 @@ typedef struct {
     int spike_window;      /* losses the spike detector remembers (spike.h) */
     double spike_k;        /* spike: loss > window mean + k * std */
     int max_rollbacks;     /* give up after this many rollbacks in a row */
+    double diverge_factor; /* a loss above this many times step 1's ends the run as diverged; 0: off */
     int telemetry_every;   /* telemetry.jsonl line every N steps (telemetry.h); 0: off */
     int rrc_tokens;        /* token rows the RRC measure uses; 0: 1/8 of a step's, 64..1024 */
     uint64_t seed;
@@ -102,10 +103,16 @@ typedef struct {
     double final_val_loss; /* last validation loss, NAN if none */
     long spikes;           /* spike events detected */
     long rollbacks;        /* rollbacks done */
+    long diverged_step;    /* with TRAIN_DIVERGED: the step whose loss went non-finite or past
+                              diverge_factor (or the rollbacks gave up) */
 } train_result;
 
 /* Runs a training job; prints progress, writes OUT_DIR/{log.jsonl,
- * telemetry.jsonl, config.json, ckpt_<step>.bin}.  Returns 0 on success, with err set otherwise. */
+ * telemetry.jsonl, config.json, ckpt_<step>.bin}.  Returns 0 on success;
+ * TRAIN_DIVERGED (err says why, res->diverged_step where) when the loss went
+ * non-finite under --on-nan stop, past diverge_factor, or the rollbacks gave
+ * up; -1 on any other error, with err set. */
+#define TRAIN_DIVERGED -3
 int train_run(const model_config *mc, const train_config *tc, train_result *res, char *err,
               size_t errlen);
 #endif

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# tests/sweep.sh - wesar sweep: the grid's points, SIGKILL and resume equal to
+# an uninterrupted sweep, an added value runs only its points, divergence is
+# recorded and the sweep goes on, a changed base is refused, mpirun -np 2
+# deals the points out with the same summary, and the table's numbers are
+# recomputed from summary.jsonl.  usage: sweep.sh WESAR WORKDIR
+set -u
+W=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") WORK=$2
+rm -rf "$WORK" && mkdir -p "$WORK"
+source "$(dirname "$0")/common.sh"
+PY=/usr/bin/python3
+
+$PY -c '
+import random
+r = random.Random(3)
+words = "the of and to in is was for on that with as by at from his her an be".split()
+print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(900)))
+' > "$WORK/corpus.txt"
+expect_ok "$W" prepare --quiet "$WORK/corpus.txt" "$WORK/data"
+BASE="--data $WORK/data --d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --batch-size 2 --val-every 5
+      --val-batches 2 --steps 20 --warmup 2 --ckpt-every 4 --telemetry-every 0 --log-every 1000 --quiet"
+GRID=(--grid reparam=none,wesar --grid sigma2=4e-5,64e-5 --grid lr=1e-3,3e-3 --seeds 1,2 --threads 1)
+
+# the whole grid, uninterrupted: reparam=none has no sigma2, so its points collapse (4 + 8 points)
+expect_ok "$W" sweep --out "$WORK/u" --base "$BASE" "${GRID[@]}"
+grep -q "sweep: sigma2 does not apply to reparam=none,sigma2=4e-5,lr=1e-3,seed=1: run once as reparam=none,lr=1e-3,seed=1" \
+    "$WORK/o" || fail "collapse note: $(head -5 "$WORK/o")"
+[ "$(wc -l < "$WORK/u/summary.jsonl")" = 12 ] || fail "summary lines: $(wc -l < "$WORK/u/summary.jsonl")"
+[ -f "$WORK/u/reparam=wesar,sigma2=64e-5,lr=3e-3,seed=2/ckpt_00000020.bin" ] || fail "point directories: $(ls "$WORK/u")"
+# a point is an ordinary run: report and export work on it
+expect_ok "$W" export "$WORK/u/reparam=wesar,sigma2=64e-5,lr=3e-3,seed=2" "$WORK/hf"
+
+# the table, recomputed from summary.jsonl: sigma2 chosen on seed 1, seed 2 reported
+$PY - "$WORK/u/summary.jsonl" "$WORK/u/summary.md" << 'PYEOF' || fail "table"
+import json, sys
+S = [json.loads(l) for l in open(sys.argv[1])]
+md = open(sys.argv[2]).read()
+by = {r["point"]: r for r in S}
+for r in S:
+    t = r["config"]["train"]
+    assert r["config"]["model"]["d_model"] == 32 and t["steps"] == 20 and r["steps"] == 20, r
+    for k in ("final_val_loss", "best_val_loss", "train_loss_end", "spikes_spec_rule", "spikes_detector",
+              "rollbacks", "diverged", "clipped_fraction", "tokens_per_s"):
+        assert k in r, (k, r)
+    assert r["best_val_loss"] <= r["final_val_loss"] and 0 <= r["clipped_fraction"] <= 1
+for lr in ("1e-3", "3e-3"):
+    tune = {s: by["reparam=wesar,sigma2=%s,lr=%s,seed=1" % (s, lr)]["final_val_loss"] for s in ("4e-5", "64e-5")}
+    best = min(tune, key=tune.get)
+    v = by["reparam=wesar,sigma2=%s,lr=%s,seed=2" % (best, lr)]["final_val_loss"]
+    cell = "%.4f (0.0000) σ²=%s" % (v, best)
+    assert cell in md, (cell, md)
+    cell = "%.4f (0.0000)" % by["reparam=none,lr=%s,seed=2" % lr]["final_val_loss"]
+    assert cell in md, (cell, md)
+assert "| reparam=none |" in md and "over seed 2;" in md and "seed 1, which is not among them" in md, md
+print(md)
+PYEOF
+
+# killed with SIGKILL mid-point and started again: the same summary and the same final weights
+"$W" sweep --out "$WORK/k" --base "$BASE" "${GRID[@]}" > "$WORK/k1.txt" 2>&1 &
+pid=$!
+for _ in $(seq 400); do
+    n=$(ls "$WORK/k" 2> /dev/null | grep -c seed=)
+    [ "$n" -ge 5 ] && ls "$WORK/k/$(ls "$WORK/k" | grep seed= | tail -1)" 2> /dev/null | grep -q ckpt_00000008 && break
+    sleep 0.01
+done
+kill -9 $pid; wait $pid 2> /dev/null
+mid=$(for d in "$WORK"/k/*seed=*; do [ -f "$d/result.json" ] || ls "$d" | grep -q ckpt_ && echo "$d"; done | head -1)
+[ -n "$mid" ] && echo "killed mid-point: ${mid##*/}" || echo "note: the kill fell between points this time"
+expect_ok "$W" sweep --out "$WORK/k" --base "$BASE" "${GRID[@]}"
+same_summary() {
+    $PY - "$1" "$2" << 'PYEOF'
+import json, sys
+def load(p):
+    out = {}
+    for l in open(p):
+        r = json.loads(l)
+        r.pop("tokens_per_s")
+        for k in ("out", "data", "threads"):
+            r["config"]["train"].pop(k, None)
+        out[r["point"]] = r
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a.keys() == b.keys(), (sorted(a), sorted(b))
+for k in a:
+    assert a[k] == b[k], (k, a[k], b[k])
+PYEOF
+}
+same_summary "$WORK/u/summary.jsonl" "$WORK/k/summary.jsonl" || fail "a killed and resumed sweep differs"
+# the final checkpoints: the same weights, optimizer state, data position and run state
+$PY - "$WORK/u" "$WORK/k" << 'PYEOF' || fail "final checkpoints differ"
+import glob, json, os, struct, sys
+def state(p):
+    d = open(p, "rb").read()
+    hl = struct.unpack("<I", d[12:16])[0]
+    h = json.loads(d[16:16 + hl])
+    del h["train"]  # names the run's own directory
+    return h, d[16 + hl:-4]
+pts = [os.path.basename(d) for d in glob.glob(sys.argv[1] + "/*seed=*")]
+assert len(pts) == 12, pts
+for p in pts:
+    a, b = (state(os.path.join(r, p, "ckpt_00000020.bin")) for r in sys.argv[1:])
+    assert a == b, p
+PYEOF
+
+# an added value runs only its points; finished ones are not touched
+sha=$(sha256sum < "$WORK/u/reparam=none,lr=1e-3,seed=1/ckpt_00000020.bin")
+expect_ok "$W" sweep --out "$WORK/u" --base "$BASE" --grid reparam=none,wesar --grid sigma2=4e-5,64e-5 \
+    --grid lr=1e-3,3e-3,1e-2 --seeds 1,2 --threads 1
+[ "$(grep -c "^sweep \[" "$WORK/o")" = 6 ] || fail "more than the new points ran: $(grep "^sweep \[" "$WORK/o")"
+grep "^sweep \[" "$WORK/o" | grep -qv "lr=1e-2" && fail "an old point ran again"
+[ "$(sha256sum < "$WORK/u/reparam=none,lr=1e-3,seed=1/ckpt_00000020.bin")" = "$sha" ] || fail "a finished point was touched"
+[ "$(wc -l < "$WORK/u/summary.jsonl")" = 18 ] || fail "summary after the added value"
+
+# a changed base for an existing point is refused, naming the key
+expect_fail "the base config changed since this point started: steps 20 -> 21" \
+    "$W" sweep --out "$WORK/u" --base "$BASE --steps 21" "${GRID[@]}"
+
+# divergence is data: a huge lr ends its point, the sweep goes on; an invalid point is skipped and listed
+expect_ok "$W" sweep --out "$WORK/d" --base "$BASE --warmup 0 --grad-clip 0" --grid lr=1e-3,10 --grid n_heads=2,3 --threads 1
+grep -q "skipped lr=1e-3,n_heads=3,seed=1337: n_heads: 3 does not divide d_model 32" "$WORK/o" || fail "skip note: $(cat "$WORK/o")"
+$PY - "$WORK/d/summary.jsonl" << 'PYEOF' || fail "diverged point"
+import json, sys
+S = {json.loads(l)["point"]: json.loads(l) for l in open(sys.argv[1])}
+assert sorted(S) == ["lr=10,n_heads=2,seed=1337", "lr=1e-3,n_heads=2,seed=1337"], sorted(S)
+d, ok = S["lr=10,n_heads=2,seed=1337"], S["lr=1e-3,n_heads=2,seed=1337"]
+assert d["diverged"] and 1 < d["diverged_step"] <= 20 and d["steps"] == d["diverged_step"], d
+assert not ok["diverged"] and ok["steps"] == 20, ok
+PYEOF
+grep -q "diverged (1/1)" "$WORK/d/summary.md" || fail "table without the diverged cell: $(cat "$WORK/d/summary.md")"
+
+# the same grid from a file
+printf 'out = %s\nbase = %s\ngrid.reparam = none,wesar\ngrid.sigma2 = 4e-5,64e-5\ngrid.lr = 1e-3,3e-3\nseeds = 1,2\nthreads = 1\n' \
+    "$WORK/f" "$(echo $BASE)" > "$WORK/sweep.conf"
+expect_ok "$W" sweep --file "$WORK/sweep.conf"
+same_summary "$WORK/k/summary.jsonl" "$WORK/f/summary.jsonl" || fail "the sweep from a file differs"
+echo "bogus = 1" > "$WORK/bad.conf"
+expect_fail "bad.conf:1: unknown key 'bogus'" "$W" sweep --file "$WORK/bad.conf" --out "$WORK/x"
+
+# mpirun -np 2: the points dealt out among the ranks, the same summary as one process
+if grep -q -- -DWESAR_MPI "$(dirname "$W")/flags" 2> /dev/null && command -v mpirun > /dev/null; then
+    mpirun --allow-run-as-root --oversubscribe -np 2 "$W" sweep --out "$WORK/m" --base "$BASE" "${GRID[@]}" \
+        > "$WORK/m.txt" 2>&1 || fail "mpirun sweep: $(tail -5 "$WORK/m.txt")"
+    grep -q "^sweep rank 1 \[" "$WORK/m.txt" && grep -q "^sweep rank 0 \[" "$WORK/m.txt" || fail "points not dealt out: $(head "$WORK/m.txt")"
+    same_summary "$WORK/k/summary.jsonl" "$WORK/m/summary.jsonl" || fail "mpirun's summary differs from one process's"
+else
+    echo "note: no MPI build: the mpirun case is skipped"
+fi
+echo "sweep: $FAILS failure(s)"
+[ "$FAILS" -eq 0 ]
