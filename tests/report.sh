@@ -59,48 +59,9 @@ fi
 timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$WORK/chrome" \
     --window-size=1200,1400 --screenshot="$WORK/shot.png" "file://$WORK/report.html" > "$WORK/chrome.log" 2>&1 ||
     { echo "FAIL: chromium: $(tail -5 "$WORK/chrome.log")"; exit 1; }
-$PY - "$WORK/shot.png" << 'PYEOF' || { echo "FAIL: screenshot"; exit 1; }
-# A PNG decoder from the standard library (zlib): 8-bit RGB/RGBA, no interlace.
-import struct, sys, zlib
-d = open(sys.argv[1], "rb").read()
-assert d[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-pos, idat = 8, b""
-while pos < len(d):
-    n, typ = struct.unpack(">I4s", d[pos:pos + 8])
-    body = d[pos + 8:pos + 8 + n]
-    if typ == b"IHDR":
-        w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-    elif typ == b"IDAT":
-        idat += body
-    pos += 12 + n
-assert depth == 8 and ctype in (2, 6) and not interlace, (depth, ctype, interlace)
-bpp = 3 if ctype == 2 else 4
-raw, stride = zlib.decompress(idat), w * bpp
-rows, prev = [], bytearray(stride)
-for y in range(h):
-    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-    for i in range(stride):
-        a = line[i - bpp] if i >= bpp else 0
-        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
-        if f == 1: line[i] = (line[i] + a) & 255
-        elif f == 2: line[i] = (line[i] + b) & 255
-        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
-        elif f == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    rows.append(line)
-    prev = line
-def count(rgb, tol=40):
-    n = 0
-    for line in rows:
-        for i in range(0, stride, bpp):
-            if abs(line[i] - rgb[0]) + abs(line[i + 1] - rgb[1]) + abs(line[i + 2] - rgb[2]) < tol:
-                n += 1
-    return n
-blue, orange, red = count((31, 119, 180)), count((255, 127, 14)), count((221, 0, 0))
-print(f"screenshot {w}x{h}: run 1 (blue) {blue} px, run 2 (orange) {orange} px, spike rings (red) {red} px")
-assert blue > 300 and orange > 300, "the loss curves did not render"
-assert red > 20, "the spike marks did not render"
-PYEOF
+counts=$($PY "$(dirname "$0")/ref/png_count.py" "$WORK/shot.png" 31,119,180 255,127,14 221,0,0) || { echo "FAIL: screenshot"; exit 1; }
+read -r w h blue orange red <<< "$(echo $counts)"
+echo "screenshot ${w}x${h}: run 1 (blue) $blue px, run 2 (orange) $orange px, spike rings (red) $red px"
+[ "$blue" -gt 300 ] && [ "$orange" -gt 300 ] || { echo "FAIL: the loss curves did not render"; exit 1; }
+[ "$red" -gt 20 ] || { echo "FAIL: the spike marks did not render"; exit 1; }
 echo "report: rendered in $("$CHROME" --version 2> /dev/null)"

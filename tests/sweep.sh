@@ -145,5 +145,28 @@ if grep -q -- -DWESAR_MPI "$(dirname "$W")/flags" 2> /dev/null && command -v mpi
 else
     echo "note: no MPI build: the mpirun case is skipped"
 fi
+
+# wesar report SWEEPDIR: the table, LR sensitivity with the seeds' band and diverged crosses, sigma2
+# tuning, the Figure-1 panels; checked in the HTML, then on a headless Chromium screenshot
+expect_ok "$W" sweep --out "$WORK/r" --base "$BASE --steps 30 --telemetry-every 2 --grad-clip 0" \
+    --grid reparam=none,wesar --grid sigma2=4e-5,256e-5 --grid lr=1e-3,1 --seeds 1,2 --threads 1
+expect_ok "$W" report "$WORK/r" -o "$WORK/r.html"
+grep -q "wrote $WORK/r.html (the sweep $WORK/r)" "$WORK/o" || fail "report output: $(cat "$WORK/o")"
+for needle in "LR sensitivity" "σ² tuning" "Figure 1" "W_d, last layer" "W_u, last layer" "reparam=wesar" "diverged (1/1)"; do
+    grep -qF "$needle" "$WORK/r.html" || fail "sweep report lacks '$needle'"
+done
+[ "$(grep -o "<title>diverged at 1</title>" "$WORK/r.html" | wc -l)" -ge 2 ] || fail "no diverged crosses at lr=1"
+expect_fail "report: $WORK/r is a sweep: it is drawn alone" "$W" report "$WORK/r" "$WORK/r/reparam=none,lr=1e-3,seed=1"
+CHROME=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$CHROME" ]; then
+    timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$WORK/chrome" \
+        --window-size=1200,1500 --screenshot="$WORK/shot.png" "file://$WORK/r.html" > "$WORK/chrome.log" 2>&1 ||
+        fail "chromium: $(tail -3 "$WORK/chrome.log")"
+    read -r w h blue orange <<< "$($PY "$(dirname "$0")/ref/png_count.py" "$WORK/shot.png" 31,119,180 255,127,14 | tr '\n' ' ')"
+    echo "sweep report screenshot ${w}x${h}: reparam=none (blue) $blue px, reparam=wesar (orange) $orange px"
+    [ "${blue:-0}" -gt 300 ] && [ "${orange:-0}" -gt 300 ] || fail "the sweep's curves did not render"
+else
+    echo "note: no chromium: the sweep report's screenshot is not checked"
+fi
 echo "sweep: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]

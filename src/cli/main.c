@@ -250,11 +250,11 @@ static int cmd_report(int argc, char **argv) {
     char err[1400];
     int rc = k < 0 ? -1 : n ? report_write(dirs, n, outp, err, sizeof err) : -1;
     if (!n && k >= 0) snprintf(err, sizeof err, "report: expected one or more run directories (wesar report RUNDIR... -o report.html)");
+    if (!rc && n == 1 && report_is_sweep(dirs[0])) printf("wrote %s (the sweep %s)\n", outp, dirs[0]);
+    else if (!rc) printf("wrote %s (%d run%s)\n", outp, n, n == 1 ? "" : "s");
     free(dirs);
     if (k < 0) return 1;
-    if (rc) return die(err);
-    printf("wrote %s (%d run%s)\n", outp, n, n == 1 ? "" : "s");
-    return 0;
+    return rc ? die(err) : 0;
 }
 
 static int cmd_prepare(int argc, char **argv) {

@@ -89,6 +89,11 @@ static void page(out *o, run *runs, int n) {
 
 int report_write(const char *const *dirs, int n, const char *out_path, char *err, size_t errlen) {
     if (n < 1) return report_fail(err, errlen, "report: expected at least one run directory");
+    for (int i = 0; i < n; i++)
+        if (report_is_sweep(dirs[i])) {
+            if (n > 1) return report_fail(err, errlen, "report: %s is a sweep: it is drawn alone", dirs[i]);
+            return report_sweep(dirs[0], out_path, err, errlen);
+        }
     run *runs = calloc((size_t)n, sizeof *runs);
     if (!runs) return report_fail(err, errlen, "out of memory");
     int rc = 0;

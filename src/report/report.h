@@ -19,4 +19,10 @@
  * naming the file, the line and what was wrong. */
 int report_write(const char *const *run_dirs, int n_runs, const char *out_path, char *err,
                  size_t errlen);
+
+/* A sweep's directory (it holds sweep.json, see sweep.h) is drawn on a page
+ * of its own (sweep_page.c): the table, LR sensitivity, sigma2 tuning and
+ * the Figure-1 panels of each method's best cell. */
+int report_is_sweep(const char *dir);
+int report_sweep(const char *sweep_dir, const char *out_path, char *err, size_t errlen);
 #endif

@@ -150,8 +150,9 @@ int plot(out *o, const char *title, const char *xlabel, const char *ylabel, cons
             else if (tr[i].kind == T_DOTS)
                 emit(o, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", X, py(&fr, s->y[k]), tr[i].color);
             else if (tr[i].kind == T_TOP)
-                emit(o, "<text x='%.1f' y='%d' text-anchor='middle' font-size='15' font-weight='bold' fill='%s'>&#215;"
-                        "<title>diverged at %g</title></text>\n", X, fr.top + 14, tr[i].color, s->x[k]);
+                emit(o, "<text x='%.1f' y='%.0f' text-anchor='middle' font-size='15' font-weight='bold' fill='%s'>&#215;"
+                        "<title>diverged at %g</title></text>\n", X, fr.top + 14 + 12 * fmin(fmax(s->y[k], 0), 8),
+                     tr[i].color, s->x[k]);
             else if (tr[i].kind == T_RINGS)
                 emit(o, "<circle cx='%.1f' cy='%.1f' r='5' fill='none' stroke='#d00' stroke-width='2'>"
                         "<title>spike at step %g: loss %.4f</title></circle>\n",

@@ -13,7 +13,8 @@ void emit_escaped(out *o, const char *s);
 /* tab10, then 10 darker or lighter companions: 20 colours before they repeat */
 const char *svg_color(int i);
 
-/* T_BAND: s holds (x, lo) and band_hi (x, hi); T_TOP: a cross at the top edge at each x */
+/* T_BAND: s holds (x, lo) and band_hi (x, hi); T_TOP: a cross at the top edge at each x,
+ * y rows below it (0..8), so that the crosses of several lines stay apart */
 typedef enum { T_LINE, T_DOTS, T_RINGS, T_VLINES, T_BAND, T_TOP } trace_kind;
 typedef struct { const series *s; const char *color; trace_kind kind; const series *band_hi; } trace;
 

@@ -172,6 +172,63 @@ void sweep_free(sweep_spec *s) {
     memset(s, 0, sizeof *s);
 }
 
+static int write_json(const char *path, cJSON *j, char *err, size_t errlen);
+
+/* OUT/sweep.json: the grid as last run, for `wesar report OUT` */
+static int save_spec(const sweep_spec *s, char *err, size_t errlen) {
+    cJSON *j = cJSON_CreateObject(), *ax = cJSON_AddArrayToObject(j, "axes"), *sd = cJSON_AddArrayToObject(j, "seeds");
+    cJSON_AddStringToObject(j, "base", s->base ? s->base : "");
+    for (int a = 0; a < s->n_axes; a++) {
+        cJSON *o = cJSON_CreateObject(), *v = cJSON_AddArrayToObject(o, "values");
+        cJSON_AddStringToObject(o, "key", s->axis[a].key);
+        for (int k = 0; k < s->axis[a].n; k++) cJSON_AddItemToArray(v, cJSON_CreateString(s->axis[a].vals[k]));
+        cJSON_AddItemToArray(ax, o);
+    }
+    for (int k = 0; k < s->n_seeds; k++) cJSON_AddItemToArray(sd, cJSON_CreateNumber((double)s->seeds[k]));
+    cJSON_AddNumberToObject(j, "tune_seed", (double)s->tune_seed);
+    cJSON_AddNumberToObject(j, "diverge_factor", s->diverge_factor);
+    cJSON_AddNumberToObject(j, "threads", s->threads);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.json", s->out);
+    int rc = make_dir(s->out, err, errlen) || write_json(path, j, err, errlen) ? -1 : 0;
+    cJSON_Delete(j);
+    return rc;
+}
+
+int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/sweep.json", dir);
+    char *text = read_file(path, 1 << 20, NULL, err, errlen);
+    cJSON *j = text ? cJSON_Parse(text) : NULL, *ax = cJSON_GetObjectItem(j, "axes"), *sd = cJSON_GetObjectItem(j, "seeds");
+    const cJSON *b = cJSON_GetObjectItem(j, "base");
+    int had = text != NULL;
+    free(text);
+    int rc = j && cJSON_IsArray(ax) && cJSON_IsArray(sd) && cJSON_IsString(b) ? 0 : -1;
+    snprintf(s->out, sizeof s->out, "%s", dir);
+    if (!rc) s->base = strdup(b->valuestring);
+    for (cJSON *a = ax ? ax->child : NULL; a && !rc; a = a->next) {
+        const cJSON *k = cJSON_GetObjectItem(a, "key"), *v = cJSON_GetObjectItem(a, "values");
+        if (!cJSON_IsString(k) || !cJSON_IsArray(v) || s->n_axes == SWEEP_MAX_AXES) { rc = -1; break; }
+        sweep_axis *x = &s->axis[s->n_axes++];
+        snprintf(x->key, sizeof x->key, "%s", k->valuestring);
+        for (cJSON *e = v->child; e && x->n < SWEEP_MAX_VALUES; e = e->next)
+            if (cJSON_IsString(e)) x->vals[x->n++] = strdup(e->valuestring);
+    }
+    for (cJSON *e = sd ? sd->child : NULL; e && !rc && s->n_seeds < SWEEP_MAX_VALUES; e = e->next)
+        s->seeds[s->n_seeds++] = (long)e->valuedouble;
+    s->tune_seed = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "tune_seed"));
+    s->diverge_factor = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "diverge_factor"));
+    s->threads = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "threads"));
+    if (rc || !s->n_seeds || isnan(s->diverge_factor)) {
+        if (had) snprintf(err, errlen, "%s: not a sweep record as wesar sweep writes it", path);
+        rc = -1;
+    }
+    cJSON_Delete(j);
+    if (rc) sweep_free(s);
+    return rc;
+}
+
 /* --- running ------------------------------------------------------------ */
 
 static double now_sec(void) {
@@ -289,6 +346,7 @@ int sweep_run(const sweep_spec *s, char *err, size_t errlen) {
     if (points_build(s, &pl, err, errlen)) return -1;
     int rank = dist_rank(), P = dist_size(), rc = 0, stopped = 0;
     if (!rank) points_say(&pl);
+    if (!rank && save_spec(s, err, errlen)) rc = -1;
     int todo = 0, done = 0, ran = 0;
     for (int i = 0; i < pl.n && !rc; i++) rc = check_recorded(&pl.p[i], err, errlen); /* before any runs */
     for (int i = 0; i < pl.n; i++) todo += !point_done(&pl.p[i]);

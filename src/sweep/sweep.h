@@ -57,6 +57,8 @@ void sweep_free(sweep_spec *s);
 /* Runs what is not done yet, then writes the summary and prints the table.
  * 0 when every point of the grid is finished, diverged or skipped. */
 int sweep_run(const sweep_spec *s, char *err, size_t errlen);
+/* The sweep that last ran in dir (its sweep.json), with out = dir. */
+int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen);
 /* The summary and the table from what OUT holds now (rank 0, or no MPI). */
 int sweep_summarize(const sweep_spec *s, int print, char *err, size_t errlen);
 #endif

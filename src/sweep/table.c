@@ -1,0 +1,192 @@
+/* table.c - a sweep's points read back, and its table's numbers (table.h). */
+#define _GNU_SOURCE
+#include "table.h"
+#include "../util/fileio.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cJSON *point_read_json(const char *dir, const char *name) {
+    char path[1800], why[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = read_file(path, 1 << 24, NULL, why, sizeof why);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+static double num(const cJSON *j, const char *key, double dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* the spec's spike rule (wesar.md, reconstructed): loss_t above 1.1 x the
+ * lowest of the 100 steps before it; a run of such steps is one spike */
+#define SPEC_WINDOW 100
+static long spec_spikes(const double *loss, long n) {
+    long events = 0;
+    int in = 0;
+    for (long t = 1; t < n; t++) {
+        double lo = INFINITY;
+        for (long k = t > SPEC_WINDOW ? t - SPEC_WINDOW : 0; k < t; k++) lo = loss[k] < lo ? loss[k] : lo;
+        int spike = loss[t] > 1.1 * lo;
+        events += spike && !in;
+        in = spike;
+    }
+    return events;
+}
+
+/* reads log.jsonl's step lines (event lines count as rollbacks) */
+static int read_log(const char *dir, double clip, outcome *o) {
+    char path[1800];
+    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t cap = 0, nl = 0, lcap = 0;
+    double *loss = NULL, ms = 0, tokens = 0;
+    long clipped = 0;
+    int in_spike = 0;
+    o->final_val = o->best_val = NAN;
+    while (getline(&line, &cap, f) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        if (!j) continue;
+        if (cJSON_GetObjectItem(j, "event")) o->rollbacks++;
+        else if (cJSON_IsNumber(cJSON_GetObjectItem(j, "loss"))) {
+            if (nl == lcap) {
+                double *nlp = realloc(loss, (lcap = lcap ? 2 * lcap : 1024) * sizeof *loss);
+                if (!nlp) break;
+                loss = nlp;
+            }
+            loss[nl++] = num(j, "loss", NAN);
+            double v = num(j, "val_loss", NAN);
+            if (!isnan(v)) o->final_val = v, o->best_val = isnan(o->best_val) || v < o->best_val ? v : o->best_val;
+            clipped += clip > 0 && num(j, "grad_norm", 0) > clip;
+            ms += num(j, "ms", 0);
+            tokens = num(j, "tokens", tokens);
+            int spike = cJSON_IsTrue(cJSON_GetObjectItem(j, "spike"));
+            o->spikes_detector += spike && !in_spike;
+            in_spike = spike;
+        }
+        cJSON_Delete(j);
+    }
+    free(line);
+    fclose(f);
+    long tail = nl < 10 ? (long)nl : 10;
+    o->train_end = 0;
+    for (long k = (long)nl - tail; k < (long)nl; k++) o->train_end += loss[k] / tail;
+    o->steps = (long)nl;
+    o->clipped = nl ? (double)clipped / nl : 0;
+    o->tok_s = ms > 0 ? tokens / (ms / 1e3) : 0;
+    o->spikes_spec = spec_spikes(loss, (long)nl);
+    free(loss);
+    return 0;
+}
+
+
+void point_outcome(const point *p, outcome *o) {
+    memset(o, 0, sizeof *o);
+    cJSON *res = point_read_json(p->dir, "result.json");
+    if (res && !read_log(p->dir, p->j.tc.grad_clip, o)) {
+        const cJSON *st = cJSON_GetObjectItem(res, "status");
+        o->done = 1;
+        o->diverged = cJSON_IsString(st) && !strcmp(st->valuestring, "diverged");
+        o->diverged_step = (long)num(res, "diverged_step", 0);
+    }
+    cJSON_Delete(res);
+}
+
+static int axis_of(const sweep_spec *s, const char *key) {
+    for (int a = 0; a < s->n_axes; a++)
+        if (!strcmp(s->axis[a].key, key)) return a;
+    return -1;
+}
+
+void table_row_label(const sweep_spec *s, const table *t, const point *p, char *buf, size_t n) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (int a = 0; a < s->n_axes; a++)
+        if (a != t->lr && a != t->sigma2 && p->val[a])
+            at += (size_t)snprintf(buf + at, n - at, "%s%s=%s", at ? " " : "", s->axis[a].key, p->val[a]);
+    if (!at) snprintf(buf, n, "all");
+}
+
+int table_make(const sweep_spec *s, const point_list *pl, table *t) {
+    memset(t, 0, sizeof *t);
+    t->lr = axis_of(s, "lr");
+    t->sigma2 = axis_of(s, "sigma2");
+    t->tune = s->tune_seed >= 0 ? s->tune_seed : s->seeds[0];
+    t->report_tune = s->n_seeds == 1;
+    t->rows = calloc((size_t)pl->n + 1, sizeof *t->rows);
+    if (!t->rows) return -1;
+    char lab[512];
+    for (int i = 0; i < pl->n; i++) {
+        table_row_label(s, t, &pl->p[i], lab, sizeof lab);
+        int dup = 0;
+        for (int r = 0; r < t->n_rows; r++) dup |= !strcmp(t->rows[r], lab);
+        if (!dup) t->rows[t->n_rows++] = strdup(lab);
+    }
+    return 0;
+}
+
+void table_free(table *t) {
+    for (int r = 0; r < t->n_rows; r++) free(t->rows[r]);
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+static int same(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+static int in_cell(const sweep_spec *s, const table *t, const point *p, int r, const char *lv) {
+    char lab[512];
+    table_row_label(s, t, p, lab, sizeof lab);
+    return !strcmp(lab, t->rows[r]) && (t->lr < 0 || same(p->val[t->lr], lv));
+}
+
+void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const outcome *o, int r, const char *lv,
+                cell_stat *c) {
+    memset(c, 0, sizeof *c);
+    c->best = -1;
+    double best_v = INFINITY;
+    int any = 0;
+    for (int i = 0; i < pl->n; i++) { /* the tuning seed's points of this cell: one per sigma2 */
+        const point *p = &pl->p[i];
+        if (!in_cell(s, t, p, r, lv) || p->seed != t->tune || !o[i].done) continue;
+        double v = o[i].diverged || isnan(o[i].final_val) ? INFINITY : o[i].final_val;
+        if (!any || v < best_v) c->sigma2 = t->sigma2 >= 0 ? p->val[t->sigma2] : NULL, best_v = v;
+        any = 1;
+    }
+    if (!any && t->sigma2 >= 0) {
+        for (int i = 0; i < pl->n && !c->sigma2; i++) /* a row without sigma2 (collapsed) needs no tuning */
+            if (in_cell(s, t, &pl->p[i], r, lv) && !pl->p[i].val[t->sigma2]) any = 1;
+        if (!any) return;
+    }
+    double sum = 0, sq = 0;
+    c->lo = INFINITY, c->hi = -INFINITY;
+    for (int i = 0; i < pl->n; i++) {
+        const point *p = &pl->p[i];
+        if (!in_cell(s, t, p, r, lv) || (t->sigma2 >= 0 && !same(p->val[t->sigma2], c->sigma2)) ||
+            (p->seed == t->tune && !t->report_tune) || !o[i].done)
+            continue;
+        c->tot++;
+        if (c->best < 0) c->best = i;
+        if (o[i].diverged || isnan(o[i].final_val)) { c->div++; continue; }
+        double v = o[i].final_val;
+        sum += v, sq += v * v, c->n++;
+        c->lo = v < c->lo ? v : c->lo, c->hi = v > c->hi ? v : c->hi;
+    }
+    c->mean = c->n ? sum / c->n : NAN;
+    c->sd = c->n > 1 ? sqrt(fmax(0, (sq - c->n * c->mean * c->mean) / (c->n - 1))) : 0;
+}
+
+void table_cell_text(const cell_stat *c, char *buf, size_t n) {
+    size_t at;
+    if (!c->tot) at = (size_t)snprintf(buf, n, "–");
+    else if (!c->n) at = (size_t)snprintf(buf, n, "diverged (%d/%d)", c->div, c->tot);
+    else {
+        at = (size_t)snprintf(buf, n, "%.4f (%.4f)", c->mean, c->sd);
+        if (c->div && at < n) at += (size_t)snprintf(buf + at, n - at, " [%d/%d diverged]", c->div, c->tot);
+    }
+    if (c->sigma2 && at < n) snprintf(buf + at, n - at, " σ²=%s", c->sigma2);
+}

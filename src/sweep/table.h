@@ -1,0 +1,46 @@
+/* table.h - what a sweep's points measured, and the numbers of its table:
+ * per row (every axis but lr and sigma2) and lr, sigma2 chosen on the
+ * tuning seed, then mean, sample std and spread of the final val loss over
+ * the reported seeds.  summary.c prints it, the report draws it. */
+#ifndef WESAR_TABLE_H
+#define WESAR_TABLE_H
+#include "points.h"
+
+/* What one done point measured, read back from log.jsonl and result.json. */
+typedef struct {
+    int done, diverged;
+    long diverged_step, steps;
+    double final_val, best_val, train_end, clipped, tok_s;
+    long spikes_spec, spikes_detector, rollbacks;
+} outcome;
+
+/* The point's outcome from its files; o->done 0 when it is not done. */
+void point_outcome(const point *p, outcome *o);
+cJSON *point_read_json(const char *dir, const char *name);
+
+typedef struct {
+    int lr, sigma2;     /* axis indices, -1 when the grid has none */
+    long tune;          /* the tuning seed */
+    int report_tune;    /* one seed only: tuned and reported on it */
+    char **rows;        /* labels, in grid order */
+    int n_rows;
+} table;
+
+int table_make(const sweep_spec *s, const point_list *pl, table *t);
+void table_free(table *t);
+/* the row label of a point: "reparam=wesar optim=lion", or "all" */
+void table_row_label(const sweep_spec *s, const table *t, const point *p, char *buf, size_t n);
+
+typedef struct {
+    const char *sigma2; /* chosen on the tuning seed; NULL without a sigma2 axis */
+    int tot, n, div;    /* reported points done, finished with a val loss, diverged */
+    double mean, sd, lo, hi;
+    int best;           /* the first reported point in the cell, for its curves; -1 */
+} cell_stat;
+
+/* The cell of row r at lr value lv (NULL without an lr axis). */
+void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const outcome *o, int r, const char *lv,
+                cell_stat *c);
+/* "1.7470 (0.0123) σ²=4e-5", "diverged (3/3)", "–" */
+void table_cell_text(const cell_stat *c, char *buf, size_t n);
+#endif
