@@ -146,6 +146,17 @@ else
     echo "note: no MPI build: the mpirun case is skipped"
 fi
 
+# a joint axis sets several keys per value: the methods as (init, reparam) pairs
+expect_ok "$W" sweep --out "$WORK/j" --base "$BASE --steps 4" --grid init+reparam=small+none,he+wesar --threads 1
+$PY - "$WORK/j/summary.jsonl" << 'PYEOF' || fail "joint axis"
+import json, sys
+S = {json.loads(l)["point"]: json.loads(l)["config"]["model"] for l in open(sys.argv[1])}
+assert sorted(S) == ["init+reparam=he+wesar,seed=1337", "init+reparam=small+none,seed=1337"], sorted(S)
+assert S["init+reparam=he+wesar,seed=1337"]["reparam"] == "wesar" and S["init+reparam=small+none,seed=1337"]["init"] == "small"
+PYEOF
+expect_fail "--grid init+reparam: 'he' has 1 part(s), expected 2 joined by '+'" \
+    "$W" sweep --out "$WORK/j2" --base "$BASE" --grid init+reparam=small+none,he
+
 # wesar report SWEEPDIR: the table, LR sensitivity with the seeds' band and diverged crosses, sigma2
 # tuning, the Figure-1 panels; checked in the HTML, then on a headless Chromium screenshot
 expect_ok "$W" sweep --out "$WORK/r" --base "$BASE --steps 30 --telemetry-every 2 --grad-clip 0" \

@@ -48,12 +48,20 @@ static int point_job(const sweep_spec *s, point *p, char **base, int nb, char *e
     char *words[512], seed[32];
     int n = 0;
     for (int i = 0; i < nb && n < 480; i++) words[n++] = base[i];
-    char flags[SWEEP_MAX_AXES][80];
-    for (int a = 0; a < s->n_axes; a++) {
+    char flags[64][80], vals[64][256];
+    int nf = 0;
+    for (int a = 0; a < s->n_axes; a++) { /* a joint axis "k1+k2" sets each key from "v1+v2" */
         if (!p->val[a]) continue;
-        snprintf(flags[a], sizeof flags[a], "--%s", s->axis[a].key);
-        words[n++] = flags[a];
-        words[n++] = (char *)p->val[a];
+        const char *k = s->axis[a].key, *v = p->val[a];
+        while (*k && nf < 64) {
+            size_t kl = strcspn(k, "+"), vl = strcspn(v, "+");
+            snprintf(flags[nf], sizeof flags[nf], "--%.*s", (int)kl, k);
+            snprintf(vals[nf], sizeof vals[nf], "%.*s", (int)vl, v);
+            words[n++] = flags[nf];
+            words[n++] = vals[nf++];
+            k += kl + (k[kl] == '+');
+            v += vl + (v[vl] == '+');
+        }
     }
     snprintf(seed, sizeof seed, "%ld", p->seed);
     words[n++] = "--seed";
@@ -104,6 +112,7 @@ static int add_point(const sweep_spec *s, point_list *pl, const int *idx, long s
         q = p;
         q.val[a] = NULL;
         point_name(s, &q);
+        if (strchr(s->axis[a].key, '+')) continue; /* a joint axis names its combinations on purpose */
         if (point_job(s, &q, base, nb, why, sizeof why) || job_key_applies(&q.j, s->axis[a].key)) continue;
         size_t k = strlen(dropped);
         snprintf(dropped + k, sizeof dropped - k, "%s%s", k ? ", " : "", s->axis[a].key);

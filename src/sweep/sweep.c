@@ -62,6 +62,16 @@ static int add_axis(sweep_spec *s, const char *kv, char *err, size_t errlen) {
         }
     a->n = split_list("--grid", eq + 1, a->vals, SWEEP_MAX_VALUES, err, errlen);
     if (a->n < 0) return -1;
+    int parts = 1;
+    for (const char *c = a->key; *c; c++) parts += *c == '+';
+    for (int k = 0; k < a->n; k++) { /* a joint axis: as many parts in each value as in the key */
+        int vp = 1;
+        for (const char *c = a->vals[k]; *c; c++) vp += *c == '+';
+        if (vp == parts) continue;
+        snprintf(err, errlen, "--grid %s: '%s' has %d part(s), expected %d joined by '+'", a->key, a->vals[k], vp, parts);
+        for (int i = 0; i < a->n; i++) free(a->vals[i]);
+        return -1;
+    }
     s->n_axes++;
     return 0;
 }

@@ -1,7 +1,8 @@
 /* sweep.h - grids of runs as one resumable command (wesar sweep).
  *
  * A sweep is a base training config (the words of a `wesar train` command
- * line), axes (a training or model key and its values) and seeds.  Each
+ * line), axes (a training or model key and its values; a joint axis
+ * "init+reparam=small+none,he+wesar" sets several keys per value) and seeds.  Each
  * point of the product is an ordinary run directory OUT/<key=value,...,
  * seed=S>: report, eval and export work on it as on any run.
  *
