@@ -9,7 +9,10 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 C=fuzz/corpus
 # (regress_* files, inputs that once found a bug, are kept as they are)
-mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2" "$C/spm" "$C/prepare" "$C/import"
+mkdir -p "$C/shard" "$C/ckpt" "$C/config" "$C/runstate" "$C/report" "$C/gpt2" "$C/spm" "$C/prepare" "$C/import" "$C/sweep"
+# sweep: a sweep file \x01 a sweep.json
+printf 'out = x\nbase = --d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --data d\ngrid.reparam = none,wesar\ngrid.sigma2 = 4e-5,64e-5\ngrid.init+reparam = small+none,he+wesar\nseeds = 1,2\ntune_seed = 1\n\x01{"base":"--d-model 32 --n-heads 2 --data d","axes":[{"key":"lr","values":["1e-3","3e-3"]},{"key":"sigma2","values":["4e-5"]}],"seeds":[1,2],"tune_seed":-1,"diverge_factor":2,"threads":1}' \
+    > "$C/sweep/grid.bin"
 # shards: version 1 (uint16) and 2 (uint32), ids below 16
 python3 - "$T" "$C/shard" << 'PYEOF'
 import struct, sys

@@ -45,7 +45,7 @@ static int split_words(const char *line, char ***out, char *err, size_t errlen) 
 
 /* the job of the point's words: base, then each applying axis, seed, out */
 static int point_job(const sweep_spec *s, point *p, char **base, int nb, char *err, size_t errlen) {
-    char *words[512], seed[32];
+    char *words[480 + 2 * 64 + 8], seed[32]; /* base, the axes' keys and values, seed and out */
     int n = 0;
     for (int i = 0; i < nb && n < 480; i++) words[n++] = base[i];
     char flags[64][80], vals[64][256];
@@ -158,6 +158,29 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = s->threads ? s->threads : (int)(cores > 0 ? cores : 1) / dist_local_size();
     if (threads < 1) threads = 1;
+    for (int a = 0; a < s->n_axes && !rc; a++) { /* keys become flags, values name directories */
+        const char *key = s->axis[a].key;
+        if (!*key || strlen(key) > 60 || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_+") != strlen(key)) {
+            snprintf(err, errlen, "--grid: '%s' is not a key (expected letters, digits, '_', and '+' between joint keys)", key);
+            rc = -1;
+        }
+        for (int k = 0; k < s->axis[a].n && !rc; k++) {
+            const char *v = s->axis[a].vals[k];
+            int bad = !*v || !strcmp(v, ".") || !strcmp(v, "..") || strlen(v) > 100;
+            for (const char *c = v; *c; c++) bad |= *c == '/' || (unsigned char)*c < 32 || *c == 127;
+            if (bad) {
+                snprintf(err, errlen, "--grid %s: the value '%s' cannot name a point's directory (expected 1 to 100 "
+                         "characters, no '/' or control characters)", s->axis[a].key, v);
+                rc = -1;
+            }
+        }
+    }
+    double total = s->n_seeds;
+    for (int a = 0; a < s->n_axes; a++) total *= s->axis[a].n;
+    if (!rc && total > SWEEP_MAX_POINTS) {
+        snprintf(err, errlen, "sweep: the grid has %.0f points, more than %d", total, SWEEP_MAX_POINTS);
+        rc = -1;
+    }
     int idx[SWEEP_MAX_AXES] = {0};
     for (int more = !rc; more && !rc;) {
         for (int k = 0; k < s->n_seeds && !rc; k++)
@@ -173,7 +196,10 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
                  pl->n_notes ? pl->notes[0] : "");
         rc = -1;
     }
-    if (rc) points_free(pl);
+    if (rc) {
+        err_printable(err); /* the base's words and the values are the user's text */
+        points_free(pl);
+    }
     return rc;
 }
 

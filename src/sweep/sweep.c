@@ -171,6 +171,7 @@ int sweep_parse(sweep_spec *s, int argc, char **argv, char *err, size_t errlen) 
         if (r) { snprintf(err, errlen, "%s", msg); return -1; }
     }
     if (!s->out[0]) { snprintf(err, errlen, "sweep: expected --out DIR (the sweep's directory)"); return -1; }
+
     if (!s->n_seeds) s->seeds[s->n_seeds++] = 1337; /* train's default seed */
     return 0;
 }
@@ -226,16 +227,21 @@ int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
             if (cJSON_IsString(e)) x->vals[x->n++] = strdup(e->valuestring);
     }
     for (cJSON *e = sd ? sd->child : NULL; e && !rc && s->n_seeds < SWEEP_MAX_VALUES; e = e->next)
-        s->seeds[s->n_seeds++] = (long)e->valuedouble;
-    s->tune_seed = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "tune_seed"));
+        if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble < 1e15)) rc = -1;
+        else s->seeds[s->n_seeds++] = (long)e->valuedouble;
+    double ts = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "tune_seed")),
+           th = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "threads"));
     s->diverge_factor = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "diverge_factor"));
-    s->threads = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "threads"));
-    if (rc || !s->n_seeds || isnan(s->diverge_factor)) {
+    /* numbers checked before they become integers (a cast of NaN or 1e300 is undefined) */
+    if (!(ts >= -1 && ts < 1e15) || !(th >= 0 && th <= 1 << 20) || !(s->diverge_factor >= 0 && s->diverge_factor < 1e6))
+        rc = -1;
+    else s->tune_seed = (long)ts, s->threads = (int)th;
+    if (rc || !s->n_seeds) {
         if (had) snprintf(err, errlen, "%s: not a sweep record as wesar sweep writes it", path);
         rc = -1;
     }
     cJSON_Delete(j);
-    if (rc) sweep_free(s);
+    if (rc) sweep_free(s), err_printable(err);
     return rc;
 }
 

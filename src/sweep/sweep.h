@@ -32,6 +32,7 @@
 
 #define SWEEP_MAX_AXES 12
 #define SWEEP_MAX_VALUES 64
+#define SWEEP_MAX_POINTS 100000
 
 typedef struct {
     char key[64];                    /* as given: lr, sigma2, reparam, ... */
