@@ -1,6 +1,6 @@
 /* fuzz_prepare.c - `wesar prepare`'s readers: the input's first byte picks a
  * file name (0: in.txt, else in.jsonl), the rest is the file, read through
- * the xz detector (seeds include .xz data), the JSON lines parser and the
+ * the codec detector (seeds include xz, gzip and zstd data), the JSON lines parser and the
  * block cutter.  It is prepared or refused with one clear line; prepared
  * shards must open and hold only byte-tokenizer ids. */
 #include "../src/data/prepare.h"

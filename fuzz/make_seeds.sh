@@ -61,11 +61,13 @@ python3 tests/small_spm_model.py "$T/s.model" ok
 python3 tests/small_spm_model.py "$T/p.model" plain
 { cat "$T/s.model"; printf '\x01  the thing<sep>ing  \xff\xe2\x96\x81 x'; } > "$C/spm/ok.bin"
 { cat "$T/p.model"; printf '\x01 the   then\n'; } > "$C/spm/plain.bin"
-# prepare: \x00 + text, \x01 + JSON lines, and both xz-compressed
+# prepare: \x00 + text, \x01 + JSON lines, and both compressed (xz, gzip, zstd)
 printf '\x00First line.\nSecond line, a bit longer than the first one.\n' > "$C/prepare/text.bin"
 printf '\x01{"text": "one document"}\n\n{"text": "two\\nlines", "id": 2}\n' > "$C/prepare/jsonl.bin"
 { printf '\x00'; printf 'compressed text %.0s' $(seq 40) | xz -c; } > "$C/prepare/text_xz.bin"
 { printf '\x01'; printf '{"text": "doc %s"}\n' $(seq 30) | xz -c; } > "$C/prepare/jsonl_xz.bin"
+{ printf '\x00'; printf 'gzip text %.0s' $(seq 40) | gzip -c; printf ' and more' | gzip -c; } > "$C/prepare/text_gz.bin"
+{ printf '\x01'; printf '{"text": "doc %s"}\n' $(seq 30) | zstd -qc; } > "$C/prepare/jsonl_zst.bin"
 printf '{"window":20,"k":6,"n":3,"head":3,"run":0,"events":1,"hist":[2.5,2.25,2.125]}' > "$C/runstate/three.json"
 printf '{"d_model": 64, "n_layers": 2, "mlp": "swiglu", "reparam": "wesar", "sigma2": 4e-5, "lr": 0.002, "on_spike": "rollback"}' \
     > "$C/config/a.json"

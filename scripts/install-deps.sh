@@ -8,10 +8,12 @@ set -euo pipefail
 # python3-regex: the independent GPT-2 encoder in tests/ref/check_gpt2.py; liblzma-dev: `wesar prepare`
 # streams .xz; python3-sentencepiece: libsentencepiece, the reference in tests/ref/check_spm.py;
 # libopenmpi-dev + openmpi-bin: data-parallel training (src/dist, tests/mpi.sh), and openssh-client,
-# without which OpenMPI's mpirun refuses to start even on one machine (plm_rsh_agent not found)
+# without which OpenMPI's mpirun refuses to start even on one machine (plm_rsh_agent not found);
+# zlib1g-dev + libzstd-dev: `wesar prepare` streams .gz and .zst, with python3-zstandard as the
+# reference in tests/ref/check_prepare.py
 PKGS=(gcc make libc6-dev libopenblas-openmp-dev libcjson-dev python3 python3-numpy python3-torch curl xz-utils
       clang libclang-rt-14-dev util-linux chromium fonts-liberation libpcre2-dev python3-regex liblzma-dev
-      python3-sentencepiece libopenmpi-dev openmpi-bin openssh-client)
+      python3-sentencepiece libopenmpi-dev openmpi-bin openssh-client zlib1g-dev libzstd-dev python3-zstandard)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")

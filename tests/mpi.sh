@@ -96,7 +96,7 @@ mpi2 "$W" train "${BASE[@]}" --batch-size 0 --data "$WORK/data" --out "$WORK/odd
 [ "$(grep -c -- "--batch-size: expected" "$WORK/out")" = 1 ] || fail "bad flag not reported once: $(cat "$WORK/out")"
 mpi2 "$W" eval --help > "$WORK/out" 2>&1
 mpi2 "$W" generate "$WORK/p1_1" > "$WORK/out" 2>&1 && fail "generate ran as two copies"
-grep -q "only \`wesar train\` runs over MPI ranks" "$WORK/out" || fail "generate under mpirun: $(cat "$WORK/out")"
+grep -q "only \`wesar train\` and \`wesar sweep\` run over MPI ranks" "$WORK/out" || fail "generate under mpirun: $(cat "$WORK/out")"
 echo "setup errors: reported once, no hang"
 
 # resume across P: 2 -> 1 and 1 -> 2 from step 10 of 20 land on the straight P=1 curve

@@ -72,7 +72,7 @@ static const char PREPARE_HELP[] =
     "  --shard-tokens N      train tokens per shard file (1e8)\n"
     "  --quiet               no progress bar, no summary\n"
     "  INPUT: text files, folders of them, .jsonl (one document per line, its \"text\"),\n"
-    "  each optionally .xz.  OUTDIR's earlier shards are replaced; OUTDIR inside an\n"
+    "  each optionally .xz, .gz or .zst.  OUTDIR's earlier shards are replaced; OUTDIR inside an\n"
     "  input folder is skipped.\n";
 
 static const char INFER_HELP[] =
@@ -277,7 +277,7 @@ static int cmd_prepare(int argc, char **argv) {
         else if (!k) pos[np++] = argv[i];
     }
     if (k < 0) { free(pos); return 1; }
-    if (np < 2) { free(pos); return die("prepare: expected INPUT... OUTDIR (text files, folders, .jsonl, optionally .xz; see wesar prepare --help)"); }
+    if (np < 2) { free(pos); return die("prepare: expected INPUT... OUTDIR (text files, folders, .jsonl, optionally .xz, .gz or .zst; see wesar prepare --help)"); }
     char err[1400];
     int rc = prepare_text(pos, np - 1, pos[np - 1], &o, err, sizeof err);
     free(pos);

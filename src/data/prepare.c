@@ -141,8 +141,12 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
+/* *.jsonl, compressed or not, and compressed *.json (C4's .json.gz): one document per line */
 static int is_jsonl(const char *path) {
-    return ends_with(path, ".jsonl") || ends_with(path, ".jsonl.xz");
+    static const char *const names[] = {".jsonl", ".jsonl.xz", ".jsonl.gz", ".jsonl.zst", ".json.xz", ".json.gz", ".json.zst"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (ends_with(path, names[i])) return 1;
+    return 0;
 }
 
 static int cmp_str(const void *a, const void *b) {

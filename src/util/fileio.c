@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int atomic_open(atomic_file *a, const char *path, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
@@ -65,21 +66,15 @@ int atomic_commit(atomic_file *a, int rc, char *err, size_t errlen) {
     return 0;
 }
 
+/* zlib's: 4.9x the byte-table loop this replaced, bit for bit the same
+ * (bench/crc32.c: 1.95 against 0.40 GB/s here) */
 uint32_t crc32_update(uint32_t crc, const void *buf, size_t n) {
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
     const unsigned char *p = buf;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    for (size_t k; n; n -= k, p += k) { /* zlib takes uInt lengths */
+        k = n < (1u << 30) ? n : (1u << 30);
+        crc = (uint32_t)crc32(crc, p, (uInt)k);
+    }
+    return crc;
 }
 
 int atomic_cleanup(const char *dir) {

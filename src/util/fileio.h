@@ -21,7 +21,7 @@ int atomic_write(atomic_file *a, const void *buf, size_t n);
  * rename, fsync the directory.  Returns 0 only if PATH now holds the data. */
 int atomic_commit(atomic_file *a, int rc, char *err, size_t errlen);
 
-/* CRC-32 (IEEE, as zlib's crc32) */
+/* CRC-32 (IEEE): zlib's crc32() */
 uint32_t crc32_update(uint32_t crc, const void *buf, size_t n);
 
 /* Removes temporary files (NAME.tmp.PID) in dir left by processes that no

@@ -1,10 +1,12 @@
-"""Checks `wesar prepare` on folders, JSON lines and xz, against shards built
+"""Checks `wesar prepare` on folders, JSON lines, xz, gzip and zstd, against shards built
 here in Python from the same inputs (byte tokenizer: id = byte, 256 = the
 delimiter before every document), and its errors on bad input.
 
 usage: check_prepare.py WESAR WORKDIR [ENWIKI_XZ]
-With ENWIKI_XZ (the 100 MB Wikipedia sample) it also prepares that, streaming,
-and checks every token and that peak memory stays far below the text's size."""
+With ENWIKI_XZ (the 100 MB Wikipedia sample) it also prepares that, plain,
+as xz, gzip and zstd, streaming, and checks every token and that peak memory
+stays far below the text's size."""
+import gzip
 import json
 import lzma
 import os
@@ -14,6 +16,7 @@ import subprocess
 import sys
 
 import numpy as np
+import zstandard  # Debian's python3-zstandard: the reference zstd codec
 
 
 def read_shard(path):
@@ -60,7 +63,8 @@ def main():
     src = os.path.join(work, "corpus")
     os.makedirs(os.path.join(src, "sub"))
     os.makedirs(os.path.join(src, ".git"))
-    files = {  # name -> bytes; walked in sorted order: a.txt, b.jsonl, c.txt.xz, d.jsonl.xz, sub/e.txt
+    zstd = zstandard.ZstdCompressor(level=19)
+    files = {  # name -> bytes; walked in sorted order: a.txt, b.jsonl, c.txt.xz, d.jsonl.xz, f..., sub/e.txt
         "a.txt": "First document.\nWith two lines, and ünïcode ✓.\n".encode(),
         "b.jsonl": (json.dumps({"text": "doc one", "meta": 1}) + "\n\n" +
                     json.dumps({"id": 7, "text": "doc \"two\"\nwith a newline"}) + "\r\n" +
@@ -68,6 +72,13 @@ def main():
         "c.txt.xz": lzma.compress(b"compressed text " * 5000),
         "d.jsonl.xz": lzma.compress(b"".join((json.dumps({"text": f"line {i} " * (i % 7)}) + "\n").encode()
                                              for i in range(3000))),
+        # two gzip members and two zstd frames, read as one stream each, as `gzip -dc` / `zstd -dc` do
+        "f.txt.gz": gzip.compress("gzip text, ünïcode ✓ ".encode() * 4000) + gzip.compress(b" and a second member"),
+        "g.jsonl.gz": gzip.compress(b"".join((json.dumps({"text": f"gz {i}"}) + "\n").encode() for i in range(500))),
+        "h.json.gz": gzip.compress((json.dumps({"text": "C4 style"}) + "\n").encode()),
+        "i.txt.zst": zstd.compress(b"zstd text " * 30000) + zstd.compress(b" and a second frame"),
+        "j.jsonl.zst": zstd.compress(b"".join((json.dumps({"text": f"zst {i} " * (i % 5)}) + "\n").encode()
+                                              for i in range(700))),
         "sub/e.txt": b"in a subfolder",
         ".git/ignored.txt": b"hidden entries are skipped",
     }
@@ -77,6 +88,10 @@ def main():
     docs += [b"doc one", 'doc "two"\nwith a newline'.encode(), "日本語".encode()]
     docs += [b"compressed text " * 5000]
     docs += [(f"line {i} " * (i % 7)).encode() for i in range(3000)]
+    docs += ["gzip text, ünïcode ✓ ".encode() * 4000 + b" and a second member"]
+    docs += [f"gz {i}".encode() for i in range(500)] + [b"C4 style"]
+    docs += [b"zstd text " * 30000 + b" and a second frame"]
+    docs += [(f"zst {i} " * (i % 5)).encode() for i in range(700)]
     docs += [b"in a subfolder"]
     fails = []
 
@@ -93,7 +108,7 @@ def main():
         fails.append(f"meta.json: {meta}")
     if [f for f in os.listdir(out) if "tmp" in f]:
         fails.append(f"temporary files left in {out}: {os.listdir(out)}")
-    print(f"  folder of text, jsonl and xz: {len(docs)} documents, {len(names)} train shards: "
+    print(f"  folder of text, jsonl, xz, gz and zst: {len(docs)} documents, {len(names)} train shards: "
           f"{'ok' if not fails else 'FAILED'}")
 
     # several inputs on the command line, in the order given
@@ -112,11 +127,21 @@ def main():
     open(os.path.join(bad, "z.jsonl"), "w").write('{"text": 5}\n')
     open(os.path.join(bad, "t.txt.xz"), "wb").write(lzma.compress(b"x" * 100000)[:-20])
     open(os.path.join(bad, "g.txt.xz"), "wb").write(b"\xfd7zXZ\x00garbage that is not xz")
+    gz = gzip.compress(os.urandom(50000))
+    open(os.path.join(bad, "t.txt.gz"), "wb").write(gz[:30000])
+    open(os.path.join(bad, "c.txt.gz"), "wb").write(gz[:100] + bytes(b ^ 0x55 for b in gz[100:200]) + gz[200:])
+    zs = zstd.compress(os.urandom(50000))
+    open(os.path.join(bad, "t.txt.zst"), "wb").write(zs[:30000])
+    open(os.path.join(bad, "c.txt.zst"), "wb").write(zs[:4] + b"\xff" * 40 + zs[44:])
     for name, want in [("x.jsonl", 'x.jsonl:2: expected a JSON object with a string field "text"'),
                        ("y.jsonl", "y.jsonl:2: expected a JSON object with a string field \"text\" (the line is not valid JSON)"),
                        ("z.jsonl", "z.jsonl:1: expected"),
                        ("t.txt.xz", "t.txt.xz: xz data is truncated"),
                        ("g.txt.xz", "g.txt.xz: xz data is corrupt"),
+                       ("t.txt.gz", "t.txt.gz: gzip data is truncated at byte 30000 of the file"),
+                       ("c.txt.gz", "c.txt.gz: gzip data is corrupt at byte"),
+                       ("t.txt.zst", "t.txt.zst: zstd data is truncated at byte 30000 of the file"),
+                       ("c.txt.zst", "c.txt.zst: zstd data is corrupt at byte"),
                        ("missing.txt", "missing.txt: cannot open")]:
         r = prepare(wesar, [os.path.join(bad, name), os.path.join(work, "o")], expect_ok=False)
         if r.returncode != 1 or want not in r.stderr or "Sanitizer" in r.stderr:
@@ -127,8 +152,12 @@ def main():
         text = lzma.open(enwiki).read()
         plain = os.path.join(work, "enwiki.txt")
         open(plain, "wb").write(text)
+        gzp, zsp = os.path.join(work, "enwiki.txt.gz"), os.path.join(work, "enwiki.txt.zst")
+        open(gzp, "wb").write(gzip.compress(text, compresslevel=1))
+        open(zsp, "wb").write(zstandard.ZstdCompressor(level=3).compress(text))
         text = np.frombuffer(text, dtype=np.uint8)
-        for name, path, limit in [("plain", plain, 40), ("xz", enwiki, 64 + 40)]:
+        # zlib's window is 32 kB; zstd's at level 3 a few MB
+        for name, path, limit in [("plain", plain, 40), ("xz", enwiki, 64 + 40), ("gz", gzp, 40), ("zst", zsp, 40 + 16)]:
             out3 = os.path.join(work, "enwiki_" + name)
             # a small fresh python runs it and reports its child's peak (a child forked from this
             # process would count the text held here); xz -9 needs liblzma's 64 MiB dictionary on top
