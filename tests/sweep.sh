@@ -75,6 +75,7 @@ def load(p):
     for l in open(p):
         r = json.loads(l)
         r.pop("tokens_per_s")
+        r.pop("requested")  # names the sweep's own directory
         for k in ("out", "data", "threads"):
             r["config"]["train"].pop(k, None)
         out[r["point"]] = r
@@ -156,6 +157,36 @@ assert S["init+reparam=he+wesar,seed=1337"]["reparam"] == "wesar" and S["init+re
 PYEOF
 expect_fail "--grid init+reparam: 'he' has 1 part(s), expected 2 joined by '+'" \
     "$W" sweep --out "$WORK/j2" --base "$BASE" --grid init+reparam=small+none,he
+
+# --results: summary lines kept apart from the run directories, for a study run in parts on fresh machines
+RES=(--base "$BASE --steps 8" --grid lr=1e-3,3e-3 --seeds 1,2 --threads 1 --results "$WORK/res.jsonl")
+expect_ok "$W" sweep --out "$WORK/p" "${RES[@]}"
+cp "$WORK/p/summary.md" "$WORK/p_table.md"
+rm -rf "$WORK/p"  # a fresh machine: only the results file is left
+expect_ok "$W" sweep --out "$WORK/p" "${RES[@]}"
+grep -q "^sweep \[" "$WORK/o" && fail "a point in the results file ran again: $(grep "^sweep \[" "$WORK/o")"
+cmp -s "$WORK/p_table.md" "$WORK/p/summary.md" || fail "the table from the results file differs"
+expect_ok "$W" report "$WORK/p" -o "$WORK/p.html"  # from the lines alone
+grep -q "3e-3" "$WORK/p.html" || fail "report from results"
+expect_ok "$W" sweep --out "$WORK/p" "${RES[@]/lr=1e-3,3e-3/lr=1e-3,3e-3,1e-2}"
+[ "$(grep -c "^sweep \[" "$WORK/o")" = 2 ] || fail "an added value with results: $(grep "^sweep \[" "$WORK/o")"
+[ "$(wc -l < "$WORK/res.jsonl")" = 6 ] || fail "results lines: $(wc -l < "$WORK/res.jsonl")"
+expect_fail "the base config changed since this point started: steps 8 -> 9" \
+    "$W" sweep --out "$WORK/p2" --base "$BASE --steps 9" --grid lr=1e-3,3e-3 --seeds 1,2 --threads 1 --results "$WORK/res.jsonl"
+# any line reruns alone to the same numbers: its config as a config file
+$PY - "$WORK/res.jsonl" "$WORK/line.json" << 'PYEOF'
+import json, sys
+line = [json.loads(l) for l in open(sys.argv[1])][1]
+json.dump(line["config"], open(sys.argv[2], "w"))
+print(line["point"], line["final_val_loss"], file=open(sys.argv[2] + ".want", "w"))
+PYEOF
+expect_ok "$W" train --config "$WORK/line.json" --out "$WORK/rerun" --quiet
+$PY - "$WORK/rerun/log.jsonl" "$WORK/line.json.want" << 'PYEOF' || fail "a results line did not rerun to its numbers"
+import json, sys
+val = [json.loads(l)["val_loss"] for l in open(sys.argv[1]) if "val_loss" in l][-1]
+want = float(open(sys.argv[2]).read().split()[1])
+assert abs(val - want) < 5e-7, (val, want)  # the log's 6 decimals
+PYEOF
 
 # wesar report SWEEPDIR: the table, LR sensitivity with the seeds' band and diverged crosses, sigma2
 # tuning, the Figure-1 panels; checked in the HTML, then on a headless Chromium screenshot

@@ -102,6 +102,7 @@ static const char SWEEP_HELP[] =
     "  --tune-seed S         the seed sigma2 is chosen on, left out of the reported mean (the first)\n"
     "  --diverge-factor F    a loss above F x step 1's ends a point as diverged (2; 0 = off)\n"
     "  --threads N           threads per point (the cores / the ranks on this node)\n"
+    "  --results FILE        summary lines kept apart from OUT (a study in parts): a point with a line is done\n"
     "  --file F              the same as key = value lines: out, base, grid.KEY, seeds, tune_seed, ...\n"
     "  Killed and started again with the same command, it resumes where it was.  Under mpirun\n"
     "  -np P the points are dealt out among the ranks.\n";

@@ -194,7 +194,10 @@ int report_sweep(const char *dir, const char *out_path, char *err, size_t errlen
         d.o = calloc((size_t)d.pl.n + 1, sizeof *d.o);
         rc = !d.o || table_make(&d.s, &d.pl, &d.t) ? report_fail(err, errlen, "out of memory") : 0;
     }
-    for (int i = 0; !rc && i < d.pl.n; i++) point_outcome(&d.pl.p[i], &d.o[i]);
+    cJSON *res = rc ? NULL : results_load(d.s.results, err, errlen);
+    if (!res) rc = -1;
+    for (int i = 0; !rc && i < d.pl.n; i++) point_outcome(&d.pl.p[i], res, &d.o[i]);
+    cJSON_Delete(res);
     char *buf = NULL;
     size_t len = 0;
     out o = {rc ? NULL : open_memstream(&buf, &len), 0};

@@ -16,14 +16,20 @@ static void add_num(cJSON *j, const char *key, double v) {
     else cJSON_AddNullToObject(j, key);
 }
 
-/* one summary line: the point's full config (enough to rerun it alone) and what it measured */
-static cJSON *point_line(const point *p, outcome *o) {
-    point_outcome(p, o);
+/* one summary line: the point's full config (enough to rerun it alone), the
+ * config the sweep asked for (to check a later grid against), and what it
+ * measured; from the point's files, else its line in res (NULL: none) */
+static cJSON *point_line(const point *p, const cJSON *res, outcome *o) {
+    point_outcome(p, res, o);
     cJSON *cfg = o->done ? point_read_json(p->dir, "config.json") : NULL;
-    if (!cfg) return NULL;
-    cJSON *j = cJSON_CreateObject();
+    if (!cfg) {
+        const cJSON *old = res ? cJSON_GetObjectItemCaseSensitive(res, p->name) : NULL;
+        return o->done && old ? cJSON_Duplicate(old, 1) : NULL;
+    }
+    cJSON *j = cJSON_CreateObject(), *req = point_read_json(p->dir, "sweep_point.json");
     cJSON_AddStringToObject(j, "point", p->name);
     cJSON_AddItemToObject(j, "config", cfg);
+    if (req) cJSON_AddItemToObject(j, "requested", req);
     add_num(j, "final_val_loss", o->final_val);
     add_num(j, "best_val_loss", o->best_val);
     add_num(j, "train_loss_end", o->train_end);
@@ -73,35 +79,64 @@ static int write_table(const sweep_spec *s, const point_list *pl, const outcome 
     return 0;
 }
 
+static int write_lines(const char *path, cJSON *const *lines, int n, char *err, size_t errlen) {
+    atomic_file af;
+    if (atomic_open(&af, path, err, errlen)) return -1;
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        char *t = lines[i] ? cJSON_PrintUnformatted(lines[i]) : NULL;
+        if (t) bad |= atomic_write(&af, t, strlen(t)) || atomic_write(&af, "\n", 1);
+        free(t);
+    }
+    return atomic_commit(&af, bad, err, errlen);
+}
+
+/* The results file: this grid's lines, and the lines of points outside it as they were. */
+static int write_results(const sweep_spec *s, const point_list *pl, cJSON **lines, const cJSON *res, char *err,
+                         size_t errlen) {
+    int n = 0, cap = pl->n + cJSON_GetArraySize(res) + 1;
+    cJSON **all = calloc((size_t)cap, sizeof *all);
+    if (!all) { snprintf(err, errlen, "out of memory"); return -1; }
+    for (const cJSON *it = res->child; it; it = it->next) {
+        int in_grid = 0;
+        for (int i = 0; i < pl->n && !in_grid; i++) in_grid = !strcmp(pl->p[i].name, it->string);
+        if (!in_grid) all[n++] = (cJSON *)it;
+    }
+    for (int i = 0; i < pl->n; i++) all[n++] = lines[i];
+    int rc = write_lines(s->results, all, n, err, errlen);
+    free(all);
+    return rc;
+}
+
 int sweep_summarize(const sweep_spec *s, int print, char *err, size_t errlen) {
     point_list pl;
     if (points_build(s, &pl, err, errlen)) return -1;
+    cJSON *res = results_load(s->results, err, errlen);
     outcome *o = calloc((size_t)pl.n + 1, sizeof *o);
+    cJSON **lines = calloc((size_t)pl.n + 1, sizeof *lines);
     char path[1200];
     snprintf(path, sizeof path, "%s/summary.jsonl", s->out);
-    atomic_file af;
-    int rc = !o || make_dir(s->out, err, errlen) || atomic_open(&af, path, err, errlen) ? -1 : 0, bad = 0, done = 0;
-    for (int i = 0; i < pl.n && !rc; i++) {
-        cJSON *j = point_line(&pl.p[i], &o[i]);
-        char *t = j ? cJSON_PrintUnformatted(j) : NULL;
-        if (t) bad |= atomic_write(&af, t, strlen(t)) || atomic_write(&af, "\n", 1), done++;
-        free(t);
-        cJSON_Delete(j);
-    }
-    if (!rc) rc = atomic_commit(&af, bad, err, errlen);
+    int rc = !res || !o || !lines || make_dir(s->out, err, errlen) ? -1 : 0, done = 0;
+    for (int i = 0; i < pl.n && !rc; i++) done += (lines[i] = point_line(&pl.p[i], res, &o[i])) != NULL;
+    if (!rc) rc = write_lines(path, lines, pl.n, err, errlen);
+    if (!rc && s->results[0]) rc = write_results(s, &pl, lines, res, err, errlen);
     char *md = NULL;
     size_t mdn = 0;
     FILE *mf = rc ? NULL : open_memstream(&md, &mdn);
     if (mf) {
         write_table(s, &pl, o, mf);
         fclose(mf);
+        atomic_file af;
         snprintf(path, sizeof path, "%s/summary.md", s->out);
         rc = atomic_open(&af, path, err, errlen) || atomic_commit(&af, atomic_write(&af, md, mdn), err, errlen);
-        if (!rc && print) printf("sweep: %d of %d points done; %s/summary.jsonl, %s/summary.md:\n\n%s", done, pl.n,
-                                 s->out, s->out, md);
+        if (!rc && print) printf("sweep: %d of %d points done; %s/summary.jsonl%s%s, %s/summary.md:\n\n%s", done, pl.n,
+                                 s->out, s->results[0] ? ", " : "", s->results, s->out, md);
     }
+    for (int i = 0; lines && i < pl.n; i++) cJSON_Delete(lines[i]);
+    free(lines);
     free(md);
     free(o);
+    cJSON_Delete(res);
     points_free(&pl);
     return rc ? -1 : 0;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "sweep.h"
 #include "points.h"
+#include "table.h"
 #include "../ckpt/rundir.h"
 #include "../dist/dist.h"
 #include "../train/job.h"
@@ -97,6 +98,7 @@ static int set_seeds(sweep_spec *s, const char *list, char *err, size_t errlen) 
 static int set_option(sweep_spec *s, const char *key, const char *val, char *err, size_t errlen) {
     char *e;
     if (!strcmp(key, "out")) snprintf(s->out, sizeof s->out, "%s", val);
+    else if (!strcmp(key, "results")) snprintf(s->results, sizeof s->results, "%s", val);
     else if (!strcmp(key, "base")) {
         size_t a = s->base ? strlen(s->base) : 0, b = strlen(val);
         char *nb = realloc(s->base, a + b + 2); /* several --base add up */
@@ -145,7 +147,7 @@ static int load_file(sweep_spec *s, const char *path, char *err, size_t errlen) 
         int r = set_option(s, k, v, msg, sizeof msg);
         if (r) snprintf(err, errlen, "%s:%d: %s", path, line, r == 1 ? "unknown key" : msg);
         if (r == 1) snprintf(err + strlen(err), errlen - strlen(err), " '%s' (expected out, base, grid.KEY, "
-                             "seeds, tune_seed, diverge_factor or threads)", k);
+                             "seeds, tune_seed, diverge_factor, threads or results)", k);
         rc = r ? -1 : 0;
     }
     free(text);
@@ -199,6 +201,7 @@ static int save_spec(const sweep_spec *s, char *err, size_t errlen) {
     cJSON_AddNumberToObject(j, "tune_seed", (double)s->tune_seed);
     cJSON_AddNumberToObject(j, "diverge_factor", s->diverge_factor);
     cJSON_AddNumberToObject(j, "threads", s->threads);
+    if (s->results[0]) cJSON_AddStringToObject(j, "results", s->results);
     char path[1100];
     snprintf(path, sizeof path, "%s/sweep.json", s->out);
     int rc = make_dir(s->out, err, errlen) || write_json(path, j, err, errlen) ? -1 : 0;
@@ -212,7 +215,8 @@ int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
     snprintf(path, sizeof path, "%s/sweep.json", dir);
     char *text = read_file(path, 1 << 20, NULL, err, errlen);
     cJSON *j = text ? cJSON_Parse(text) : NULL, *ax = cJSON_GetObjectItem(j, "axes"), *sd = cJSON_GetObjectItem(j, "seeds");
-    const cJSON *b = cJSON_GetObjectItem(j, "base");
+    const cJSON *b = cJSON_GetObjectItem(j, "base"), *rs = cJSON_GetObjectItem(j, "results");
+    if (cJSON_IsString(rs)) snprintf(s->results, sizeof s->results, "%s", rs->valuestring);
     int had = text != NULL;
     free(text);
     int rc = j && cJSON_IsArray(ax) && cJSON_IsArray(sd) && cJSON_IsString(b) ? 0 : -1;
@@ -262,15 +266,20 @@ static int write_json(const char *path, cJSON *j, char *err, size_t errlen) {
     return rc;
 }
 
-/* The point's config as started (sweep_point.json) against the one the
- * grid asks for now: 0 when they agree (threads aside: a resume may use
- * another count, at the cost of bit-identity), else -1 naming the key. */
-static int check_recorded(const point *p, char *err, size_t errlen) {
+/* The point's config as started (sweep_point.json, or its results line's
+ * "requested") against the one the grid asks for now: 0 when they agree,
+ * else -1 naming the key.  Threads, out, data and val_data are not compared:
+ * a study may go on where paths and cores differ (bit-identity needs the
+ * same thread count). */
+static int check_recorded(const point *p, const cJSON *res, char *err, size_t errlen) {
     char path[2200];
     snprintf(path, sizeof path, "%s/sweep_point.json", p->dir);
     char why[1400], *text = read_file(path, 1 << 20, NULL, why, sizeof why);
-    if (!text) return errno == ENOENT || access(path, F_OK) ? 0 : (snprintf(err, errlen, "%s", why), -1);
-    cJSON *old = cJSON_Parse(text), *now = point_config(p);
+    if (!text && !access(path, F_OK)) { snprintf(err, errlen, "%s", why); return -1; }
+    const cJSON *line = res ? cJSON_GetObjectItemCaseSensitive(res, p->name) : NULL;
+    const cJSON *req = cJSON_GetObjectItemCaseSensitive(line, "requested");
+    if (!text && !req) return 0; /* never started, or a results line without the record */
+    cJSON *old = text ? cJSON_Parse(text) : cJSON_Duplicate(req, 1), *now = point_config(p);
     free(text);
     int rc = 0;
     const char *parts[] = {"model", "train"};
@@ -278,7 +287,10 @@ static int check_recorded(const point *p, char *err, size_t errlen) {
         cJSON *a = cJSON_GetObjectItemCaseSensitive(old, parts[k]), *b = cJSON_GetObjectItemCaseSensitive(now, parts[k]);
         for (cJSON *it = b ? b->child : NULL; it && !rc; it = it->next) {
             cJSON *o = cJSON_GetObjectItemCaseSensitive(a, it->string);
-            if (!strcmp(it->string, "threads") || (o && cJSON_Compare(it, o, 1))) continue;
+            /* where things are may differ on the machine that goes on with a study */
+            if (!strcmp(it->string, "threads") || !strcmp(it->string, "out") || !strcmp(it->string, "data") ||
+                !strcmp(it->string, "val_data") || (o && cJSON_Compare(it, o, 1)))
+                continue;
             char *va = o ? cJSON_PrintUnformatted(o) : NULL, *vb = cJSON_PrintUnformatted(it);
             snprintf(err, errlen, "%s: the base config changed since this point started: %s %s -> %s (give the sweep "
                      "another --out, or remove the point's directory to run it again)", p->name, it->string,
@@ -294,10 +306,10 @@ static int check_recorded(const point *p, char *err, size_t errlen) {
     return rc;
 }
 
-static int point_done(const point *p) {
+static int point_done(const point *p, const cJSON *res) {
     char path[2200];
     snprintf(path, sizeof path, "%s/result.json", p->dir);
-    return !access(path, F_OK);
+    return !access(path, F_OK) || (res && cJSON_GetObjectItemCaseSensitive(res, p->name));
 }
 
 /* result.json: how the point ended; its presence marks it done */
@@ -364,12 +376,14 @@ int sweep_run(const sweep_spec *s, char *err, size_t errlen) {
     if (!rank) points_say(&pl);
     if (!rank && save_spec(s, err, errlen)) rc = -1;
     int todo = 0, done = 0, ran = 0;
-    for (int i = 0; i < pl.n && !rc; i++) rc = check_recorded(&pl.p[i], err, errlen); /* before any runs */
-    for (int i = 0; i < pl.n; i++) todo += !point_done(&pl.p[i]);
+    cJSON *res = rc ? NULL : results_load(s->results, err, errlen);
+    if (!res) rc = -1;
+    for (int i = 0; i < pl.n && !rc; i++) rc = check_recorded(&pl.p[i], res, err, errlen); /* before any runs */
+    for (int i = 0; i < pl.n; i++) todo += !point_done(&pl.p[i], res);
     double t0 = now_sec();
     for (int i = rank; i < pl.n && !rc && !stopped; i += P) {
         point *p = &pl.p[i];
-        if (point_done(p)) continue;
+        if (point_done(p, res)) continue;
         char eta[32] = "?", who[32] = "";
         if (ran) fmt_eta(eta, sizeof eta, (now_sec() - t0) / ran * ((todo - done) / (double)P));
         if (P > 1) snprintf(who, sizeof who, "rank %d ", rank);
@@ -392,6 +406,7 @@ int sweep_run(const sweep_spec *s, char *err, size_t errlen) {
         snprintf(err, errlen, "sweep stopped by a signal: run the same command again to resume it");
         rc = -1;
     }
+    cJSON_Delete(res);
     points_free(&pl);
     return rc;
 }

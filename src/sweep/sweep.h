@@ -25,7 +25,12 @@
  *  - OUT/summary.jsonl: one line per finished point of the current grid, made
  *    from the point's own files (so it is rebuilt, never lost); OUT/summary.md:
  *    the table of final val loss, mean (std) over the reported seeds per
- *    method and lr, sigma2 chosen on the tuning seed, which is not reported. */
+ *    method and lr, sigma2 chosen on the tuning seed, which is not reported.
+ *  - --results FILE keeps the summary lines apart from the run directories,
+ *    for a study run in parts on machines that do not keep OUT: a point with
+ *    a line there counts as done (its config checked like a started one's),
+ *    the table and the report are made from the lines where the directories
+ *    are gone, and lines of points outside the current grid stay. */
 #ifndef WESAR_SWEEP_H
 #define WESAR_SWEEP_H
 #include <stddef.h>
@@ -50,6 +55,8 @@ typedef struct {
     long tune_seed;                  /* the seed sigma2 is chosen on; -1: the first */
     double diverge_factor;
     int threads;                     /* per point; 0: the cores / the ranks on this node */
+    char results[1024];              /* optional: a JSON-lines file of summary lines kept apart from
+                                        OUT (committed, say): a point with a line there is done */
 } sweep_spec;
 
 /* From `wesar sweep` flags (--out, --base, --grid KEY=V1,V2, --seeds, --tune-seed,

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "table.h"
 #include "../util/fileio.h"
+#include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +18,10 @@ cJSON *point_read_json(const char *dir, const char *name) {
     return j;
 }
 
+/* a number field, dflt when missing or out of any sane range (casts to long follow) */
 static double num(const cJSON *j, const char *key, double dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+    return cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15 ? v->valuedouble : dflt;
 }
 
 /* the spec's spike rule (wesar.md, reconstructed): loss_t above 1.1 x the
@@ -85,16 +88,66 @@ static int read_log(const char *dir, double clip, outcome *o) {
 }
 
 
-void point_outcome(const point *p, outcome *o) {
+cJSON *results_load(const char *path, char *err, size_t errlen) {
+    cJSON *res = cJSON_CreateObject();
+    if (!path || !path[0] || access(path, F_OK)) return res;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        cJSON_Delete(res);
+        return NULL;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long no = 0;
+    while (res && getline(&line, &cap, f) > 0) {
+        no++;
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *name = cJSON_GetObjectItem(j, "point");
+        if (!cJSON_IsString(name) || !cJSON_IsObject(cJSON_GetObjectItem(j, "config"))) {
+            snprintf(err, errlen, "%s:%ld: expected a summary line as wesar sweep writes it", path, no);
+            cJSON_Delete(j);
+            cJSON_Delete(res);
+            res = NULL;
+            break;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(res, name->valuestring); /* the last line of a point counts */
+        cJSON_AddItemToObject(res, name->valuestring, j);
+    }
+    free(line);
+    fclose(f);
+    return res;
+}
+
+static void outcome_from_line(const cJSON *j, outcome *o) {
+    o->done = 1;
+    o->diverged = cJSON_IsTrue(cJSON_GetObjectItem(j, "diverged"));
+    o->diverged_step = (long)num(j, "diverged_step", 0);
+    o->final_val = num(j, "final_val_loss", NAN);
+    o->best_val = num(j, "best_val_loss", NAN);
+    o->train_end = num(j, "train_loss_end", NAN);
+    o->steps = (long)num(j, "steps", 0);
+    o->spikes_spec = (long)num(j, "spikes_spec_rule", 0);
+    o->spikes_detector = (long)num(j, "spikes_detector", 0);
+    o->rollbacks = (long)num(j, "rollbacks", 0);
+    o->clipped = num(j, "clipped_fraction", NAN);
+    o->tok_s = num(j, "tokens_per_s", NAN);
+}
+
+void point_outcome(const point *p, const cJSON *res, outcome *o) {
     memset(o, 0, sizeof *o);
-    cJSON *res = point_read_json(p->dir, "result.json");
-    if (res && !read_log(p->dir, p->j.tc.grad_clip, o)) {
-        const cJSON *st = cJSON_GetObjectItem(res, "status");
+    cJSON *r = point_read_json(p->dir, "result.json");
+    if (r && !read_log(p->dir, p->j.tc.grad_clip, o)) {
+        const cJSON *st = cJSON_GetObjectItem(r, "status");
         o->done = 1;
         o->diverged = cJSON_IsString(st) && !strcmp(st->valuestring, "diverged");
-        o->diverged_step = (long)num(res, "diverged_step", 0);
+        o->diverged_step = (long)num(r, "diverged_step", 0);
+    } else {
+        memset(o, 0, sizeof *o);
+        const cJSON *line = res ? cJSON_GetObjectItemCaseSensitive(res, p->name) : NULL;
+        if (line) outcome_from_line(line, o);
     }
-    cJSON_Delete(res);
+    cJSON_Delete(r);
 }
 
 static int axis_of(const sweep_spec *s, const char *key) {

@@ -14,8 +14,12 @@ typedef struct {
     long spikes_spec, spikes_detector, rollbacks;
 } outcome;
 
-/* The point's outcome from its files; o->done 0 when it is not done. */
-void point_outcome(const point *p, outcome *o);
+/* A results file (sweep.h) as a JSON object: point name -> its summary line;
+ * an empty object when there is none.  NULL with err on a damaged file. */
+cJSON *results_load(const char *path, char *err, size_t errlen);
+/* The point's outcome from its files, else from its line in res (NULL: none);
+ * o->done 0 when it is not done. */
+void point_outcome(const point *p, const cJSON *res, outcome *o);
 cJSON *point_read_json(const char *dir, const char *name);
 
 typedef struct {
