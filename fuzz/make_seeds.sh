@@ -67,6 +67,7 @@ printf '\x01{"text": "one document"}\n\n{"text": "two\\nlines", "id": 2}\n' > "$
 { printf '\x00'; printf 'compressed text %.0s' $(seq 40) | xz -c; } > "$C/prepare/text_xz.bin"
 { printf '\x01'; printf '{"text": "doc %s"}\n' $(seq 30) | xz -c; } > "$C/prepare/jsonl_xz.bin"
 { printf '\x00'; printf 'gzip text %.0s' $(seq 40) | gzip -c; printf ' and more' | gzip -c; } > "$C/prepare/text_gz.bin"
+{ printf '\x01'; printf 'Title one\n\nbody of one\nmore\n\nTitle two\n\nbody two\n'; } > "$C/prepare/boundary.bin"
 { printf '\x01'; printf '{"text": "doc %s"}\n' $(seq 30) | zstd -qc; } > "$C/prepare/jsonl_zst.bin"
 printf '{"window":20,"k":6,"n":3,"head":3,"run":0,"events":1,"hist":[2.5,2.25,2.125]}' > "$C/runstate/three.json"
 printf '{"d_model": 64, "n_layers": 2, "mlp": "swiglu", "reparam": "wesar", "sigma2": 4e-5, "lr": 0.002, "on_spike": "rollback"}' \

@@ -281,7 +281,7 @@ static void test_prepare(void) {
     const char *text = "hello world\nsecond line \xe2\x9c\x93 end";
     write_file(in, text, strlen(text));
     snprintf(out, sizeof out, "%s/prep", tmpdir);
-    prepare_opts o = {"bytes", NULL, 0.25, 1 << 20, 1};
+    prepare_opts o = {"bytes", NULL, 0.25, 1 << 20, 1, NULL};
     const char *ins[1] = {in};
     CHECK(!prepare_text(ins, 1, out, &o, err, sizeof err), "%s", err);
     shard tr, va;

@@ -70,6 +70,9 @@ static const char PREPARE_HELP[] =
     "                        sentencepiece: a tokenizer.model or a directory holding one\n"
     "  --val-fraction F      the last fraction of the tokens becomes val (0.1)\n"
     "  --shard-tokens N      train tokens per shard file (1e8)\n"
+    "  --doc-boundary RE     split text files into documents where this PCRE2 pattern matches\n"
+    "                        (multiline; the match is dropped), e.g. '^</?doc[^>]*>\\n' for WikiExtractor\n"
+    "                        output, '\\n\\n(?=[^\\n]+\\n\\n)' for the Wikipedia sample's blank-title-blank\n"
     "  --quiet               no progress bar, no summary\n"
     "  INPUT: text files, folders of them, .jsonl (one document per line, its \"text\"),\n"
     "  each optionally .xz, .gz or .zst.  OUTDIR's earlier shards are replaced; OUTDIR inside an\n"
@@ -259,7 +262,7 @@ static int cmd_report(int argc, char **argv) {
 }
 
 static int cmd_prepare(int argc, char **argv) {
-    prepare_opts o = {"bytes", NULL, 0.1, 100000000, 0};
+    prepare_opts o = {"bytes", NULL, 0.1, 100000000, 0, NULL};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos), *v;
     int np = 0, k = 0;
     double x;
@@ -273,7 +276,8 @@ static int cmd_prepare(int argc, char **argv) {
             /* 1e8 reads as it does in llm.c's scripts */
             if (parse_num("--shard-tokens", v, 1024, 2147483647, &x)) k = -1;
             o.shard_tokens = (size_t)x;
-        } else if (!k && !strcmp(argv[i], "--quiet")) o.quiet = 1;
+        } else if (!k && (k = opt(argc, argv, &i, "--doc-boundary", &v)) > 0) o.doc_boundary = v;
+        else if (!k && !strcmp(argv[i], "--quiet")) o.quiet = 1;
         else if (!k && !strncmp(argv[i], "--", 2)) k = -1, bad_arg("prepare", argv[i]);
         else if (!k) pos[np++] = argv[i];
     }

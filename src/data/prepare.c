@@ -5,6 +5,8 @@
 #include "jsonl.h"
 #include "shard.h"
 #include "textin.h"
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include "tokenizer.h"
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -30,6 +32,8 @@ typedef struct {
     double t0, last_shown;
     int tty;
     struct stat out;             /* OUTDIR, once it exists: walks skip it */
+    pcre2_code *boundary;        /* --doc-boundary, or NULL */
+    pcre2_match_data *bmatch;
     int have_out;
     char *err;
     size_t errlen;
@@ -101,26 +105,59 @@ static size_t cut_point(const char *text, size_t n) {
     return 0;
 }
 
-/* a whole stream as one document, encoded in blocks cut at cut_point so the
- * ids equal those of encoding the text at once */
+/* the first --doc-boundary match in text[0..n) that ends by `limit`: 1 with
+ * its span in *ms, *me; 0 if none */
+static int find_boundary(prep *p, const char *text, size_t n, size_t limit, size_t *ms, size_t *me) {
+    if (!p->boundary) return 0;
+    int r = pcre2_match(p->boundary, (PCRE2_SPTR)text, n, 0, 0, p->bmatch, NULL);
+    if (r < 0) return 0;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->bmatch);
+    if (ov[1] > limit || ov[1] == ov[0]) return 0; /* it may go on past what is read; an empty match is none */
+    *ms = ov[0], *me = ov[1];
+    return 1;
+}
+
+/* Part of a document: it starts with the delimiter when it is the first part. */
+static int doc_text(prep *p, const char *path, const char *text, size_t n, size_t *total) {
+    if (!n) return 0;
+    int rc = *total ? 0 : start_doc(p);
+    if (!rc) rc = encode(p, path, text, n, *total > 0);
+    *total += n;
+    return rc;
+}
+
+/* A stream as documents: one, or split where --doc-boundary matches (the
+ * match itself dropped); each encoded in blocks cut at cut_point so the ids
+ * equal those of encoding each document at once.  A boundary must match
+ * within MARGIN of text, lookahead included: nothing is cut or encoded
+ * closer than that to the end of what is read. */
+enum { MARGIN = 1 << 16 };
 static int text_doc(prep *p, textin *in, const char *path, char *buf) {
-    size_t have = 0, total = 0;
+    size_t have = 0, total = 0, ms, me;
     long n = 0;
-    int rc = start_doc(p);
-    while (!rc && (n = textin_read(in, buf + have, 2 * BLOCK - have, p->err, p->errlen)) > 0) {
+    int rc = 0, eof = 0;
+    while (!rc && !eof) {
+        n = textin_read(in, buf + have, 2 * BLOCK - have, p->err, p->errlen);
+        if (n < 0) return -1;
+        eof = n == 0;
         have += (size_t)n;
-        size_t cut = cut_point(buf, have);
-        if (!cut && have == 2 * BLOCK) cut = have; /* no cut in 256 kB: an extra chunk boundary */
-        if (cut) {
-            rc = encode(p, path, buf, cut, total > 0);
-            total += cut;
+        size_t limit = eof ? have : have > MARGIN ? have - MARGIN : 0;
+        while (!rc && find_boundary(p, buf, have, limit, &ms, &me)) { /* whole documents in the buffer */
+            rc = doc_text(p, path, buf, ms, &total);
+            total = 0;
+            memmove(buf, buf + me, have - me);
+            have -= me;
+            limit -= limit > me ? me : limit;
+        }
+        size_t cut = eof ? have : cut_point(buf, p->boundary ? limit : have);
+        if (!cut && have == 2 * BLOCK) cut = p->boundary ? limit : have; /* no cut in 256 kB: an extra chunk boundary */
+        if (!rc && cut) {
+            rc = doc_text(p, path, buf, cut, &total);
             memmove(buf, buf + cut, have - cut);
             have -= cut;
         }
         progress(p, in, 0);
     }
-    if (n < 0) return -1;
-    if (!rc && have) rc = encode(p, path, buf, have, total > 0);
     return rc;
 }
 
@@ -298,10 +335,24 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
     }
     prep p = {.o = o, .err = err, .errlen = errlen, .tty = isatty(2)};
     p.t0 = p.last_shown = now();
+    if (o->doc_boundary) {
+        int code;
+        PCRE2_SIZE at;
+        p.boundary = pcre2_compile((PCRE2_SPTR)o->doc_boundary, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_MULTILINE, &code, &at, NULL);
+        if (!p.boundary) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(code, msg, sizeof msg);
+            snprintf(err, errlen, "--doc-boundary: not a regular expression (at offset %zu: %s)", (size_t)at, (char *)msg);
+            err_printable(err);
+            return -1;
+        }
+        p.bmatch = pcre2_match_data_create_from_pattern(p.boundary, NULL);
+    }
     p.tk = tokenizer_open(o->tokenizer, o->tokenizer_path, err, errlen);
-    if (!p.tk) return -1;
-    char *buf = malloc(2 * BLOCK);
+    char *buf = p.tk ? malloc(2 * BLOCK) : NULL;
     int rc = buf ? 0 : -1;
+    if (!p.tk) goto out;
     if (rc) snprintf(err, errlen, "out of memory");
     p.have_out = !stat(out_dir, &p.out) && S_ISDIR(p.out.st_mode);
     for (int i = 0; i < n_inputs && !rc; i++) {
@@ -362,7 +413,10 @@ int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, c
                p.n_docs, p.n_docs == 1 ? "" : "s", p.text_bytes, n_train, n_shards, n_shards == 1 ? "" : "s",
                n_val, p.tk->name, p.tk->vocab_size, out_dir, p.text_bytes / 1e6 / (sec > 1e-9 ? sec : 1e-9));
     tok_buf_free(&p.toks);
+out:
     tokenizer_free(p.tk);
+    pcre2_match_data_free(p.bmatch);
+    pcre2_code_free(p.boundary);
     return rc;
 }
 

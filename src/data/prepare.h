@@ -3,8 +3,9 @@
  * Inputs are text files, folders of them (walked in sorted order, hidden
  * entries skipped) and JSON lines files (*.jsonl: one document per line, its
  * "text" field), each optionally xz-compressed (*.xz, decoded as it streams).
- * A text file is one document; every document is preceded by the tokenizer's
- * delimiter (tokenizer.h).  Memory stays bounded: the ids spill to a
+ * A text file is one document, or several where doc_boundary matches (a
+ * WikiExtractor-style dump's separator); every document is preceded by the
+ * tokenizer's delimiter (tokenizer.h).  Memory stays bounded: the ids spill to a
  * temporary file in OUTDIR, and the last val_fraction of them becomes val. */
 #ifndef WESAR_PREPARE_H
 #define WESAR_PREPARE_H
@@ -17,6 +18,8 @@ typedef struct {
     double val_fraction;     /* the last fraction of the tokens becomes val */
     size_t shard_tokens;     /* train tokens per shard file (llm.c: 1e8) */
     int quiet;               /* no progress bar, no summary */
+    const char *doc_boundary;/* a PCRE2 pattern (multiline): text files split into documents
+                                where it matches, the match dropped; NULL: a file is one */
 } prepare_opts;
 
 /* Writes OUTDIR/train_NNNNNN.bin, OUTDIR/val_000000.bin and OUTDIR/meta.json. */

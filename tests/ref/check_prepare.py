@@ -10,6 +10,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -119,6 +120,27 @@ def main():
     if not (np.array_equal(tr, w[0]) and np.array_equal(va, w[1])):
         fails.append("two inputs: shards differ")
 
+    # --doc-boundary: a text file split where the pattern matches (Python's re the reference), the
+    # match dropped, empty documents skipped; across the 128 kB blocks, and in a gzip stream
+    dump = "".join(f"<doc id={i}>\nArticle {i}\n\n" + f"text of {i} " * (i * 37 % 5000) + "\n</doc>\n"
+                   for i in range(120))
+    pat = r"^</?doc[^>]*>\n"
+    for name, data in [("wiki.txt", dump.encode()), ("wiki.txt.gz", gzip.compress(dump.encode()))]:
+        d_in = os.path.join(work, "dump_" + name)
+        open(d_in, "wb").write(data)
+        outd = os.path.join(work, "dump_out_" + name)
+        prepare(wesar, ["--doc-boundary", pat, "--val-fraction", "0.1", d_in, outd])
+        tr, va, _ = shards(outd)
+        parts = [x.encode() for x in re.split(pat, dump, flags=re.M) if x]
+        want = expected(parts, 0.1)
+        meta = json.load(open(os.path.join(outd, "meta.json")))
+        if not (np.array_equal(tr, want[0]) and np.array_equal(va, want[1])) or meta["documents"] != 120:
+            fails.append(f"--doc-boundary ({name}): {meta['documents']} documents, expected 120, or ids differ")
+    r = prepare(wesar, ["--doc-boundary", "(unclosed", os.path.join(src, "a.txt"), os.path.join(work, "o")], expect_ok=False)
+    if r.returncode != 1 or "--doc-boundary: not a regular expression (at offset 9: missing closing parenthesis)" not in r.stderr:
+        fails.append(f"bad --doc-boundary: {r.stderr.strip()!r}")
+    print(f"  --doc-boundary: {'ok' if not fails else 'FAILED'}")
+
     # bad input: a clear error naming the file and what was expected
     bad = os.path.join(work, "bad")
     os.makedirs(bad)
@@ -176,6 +198,19 @@ def main():
             print(f"  enwiki sample ({name}): {len(text)} bytes streamed, tokens exact: {ok}, "
                   f"peak memory {rss_mb:.0f} MB (limit {limit} MB)")
             shutil.rmtree(out3)
+        # the sample's articles: a blank line, a title line, a blank line (see the README for the count)
+        pat = r"\n\n(?=[^\n]+\n\n)"
+        out4 = os.path.join(work, "enwiki_docs")
+        prepare(wesar, ["--doc-boundary", pat, enwiki, out4])
+        tr, va, _ = shards(out4)
+        parts = [x for x in re.split(pat.encode(), bytes(text)) if x]
+        want = expected(parts, 0.1)
+        meta = json.load(open(os.path.join(out4, "meta.json")))
+        ok = np.array_equal(tr, want[0]) and np.array_equal(va, want[1])
+        print(f"  enwiki sample split with --doc-boundary: {meta['documents']} documents, tokens exact: {ok}")
+        if not ok or meta["documents"] != len(parts):
+            fails.append(f"enwiki --doc-boundary: {meta['documents']} documents, expected {len(parts)}, or ids differ")
+        shutil.rmtree(out4)
         os.unlink(plain)
     if fails:
         print("  FAILED: " + "; ".join(fails[:6]))
