@@ -226,9 +226,26 @@ if [ -f "$DATA/gpt2-tokenizer/encoder.json" ]; then
         --val-data "$WORK/data" --out "$WORK/g2b"
     expect_ok "$W" train "${G2[@]}" --data "$WORK/g2" --vocab-size 50304 --out "$WORK/g2run"  # padded, as nanoGPT does
     expect_ok "$W" export "$WORK/g2run" "$WORK/g2hf"
+    expect_fail "--tokenizer bytes: $WORK/g2hf was trained on gpt2 tokens" "$W" generate "$WORK/g2hf" --tokenizer bytes
+    mkdir -p "$WORK/g2bare" && cp "$WORK/g2hf/config.json" "$WORK/g2hf/model.safetensors" "$WORK/g2bare/"  # no tokenizer files
     expect_fail "the bytes tokenizer has 257 tokens but the model 50304: not the model's tokenizer" \
-        "$W" generate "$WORK/g2hf" --tokenizer bytes
+        "$W" generate "$WORK/g2bare" --tokenizer bytes
     expect_fail "--tokenizer bytes: $WORK/g2run was trained on gpt2 tokens" "$W" generate "$WORK/g2run" --tokenizer bytes
+    # the export carries its tokenizer: GPT-2's two files byte for byte, and generate finds it
+    cmp -s "$WORK/g2hf/vocab.json" "$DATA/gpt2-tokenizer/encoder.json" && cmp -s "$WORK/g2hf/merges.txt" "$DATA/gpt2-tokenizer/vocab.bpe" ||
+        fail "export: the gpt2 tokenizer files"
+    $PY -c 'import json,sys; d=sys.argv[1]; g=json.load(open(d+"/generation_config.json")); t=json.load(open(d+"/tokenizer_config.json"))
+assert g == {"bos_token_id": 50256, "eos_token_id": 50256} and t["tokenizer_class"] == "GPT2Tokenizer" and t["eos_token"] == "<|endoftext|>", (g, t)' \
+        "$WORK/g2hf" || fail "export: tokenizer configs"
+    expect_ok "$W" generate "$WORK/g2hf" --max-new 5 --seed 3 --ids
+    expect_ok "$W" generate "$WORK/g2run" --max-new 5 --seed 3 --ids
+    cp "$WORK/o" "$WORK/ids_ckpt"
+    "$W" generate "$WORK/g2hf" --max-new 5 --seed 3 --ids 2> /dev/null | diff -q - "$WORK/ids_ckpt" > /dev/null ||
+        fail "generate on the export differs from the checkpoint's"
+    # a byte-tokenizer model exported into the same folder leaves no gpt2 file behind
+    expect_ok "$W" export "$WORK/runw" "$WORK/g2hf"
+    ls "$WORK/g2hf" | grep -q -e vocab.json -e merges.txt -e tokenizer_config && fail "a foreign tokenizer file stayed: $(ls "$WORK/g2hf")"
+    grep -q '"eos_token_id":	256' "$WORK/g2hf/generation_config.json" || fail "bytes generation_config: $(cat "$WORK/g2hf/generation_config.json")"
     expect_fail "tokenizer: bytes, but $WORK/g2/meta.json says the data was prepared with gpt2" \
         "$W" train "${G2[@]}" --data "$WORK/g2" --tokenizer bytes --out "$WORK/g2c"
 else
@@ -240,6 +257,14 @@ $PY "$(dirname "$0")/small_spm_model.py" "$WORK/spmdir/tokenizer.model" ok
 expect_ok "$W" prepare --quiet --tokenizer sentencepiece --tokenizer-path "$WORK/spmdir" "$WORK/corpus.txt" "$WORK/spd"
 expect_ok "$W" prepare --quiet --tokenizer sentencepiece --tokenizer-path "$WORK/spmdir/tokenizer.model" "$WORK/corpus.txt" "$WORK/spf"
 cmp -s "$WORK/spd/train_000000.bin" "$WORK/spf/train_000000.bin" || fail "--tokenizer-path DIR and FILE differ"
+# a SentencePiece model's export carries its tokenizer.model
+V=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$WORK/spd/meta.json")
+expect_ok "$W" train "${SMALL[@]}" --vocab-size "$V" --data "$WORK/spd" --out "$WORK/sprun" --steps 2 --quiet
+expect_ok "$W" export "$WORK/sprun" "$WORK/sphf"
+grep -q "sentencepiece tokenizer (tokenizer.model)" "$WORK/o" && cmp -s "$WORK/sphf/tokenizer.model" "$WORK/spmdir/tokenizer.model" ||
+    fail "export: tokenizer.model: $(cat "$WORK/o")"
+grep -q '"tokenizer_class":	"LlamaTokenizer"' "$WORK/sphf/tokenizer_config.json" || fail "export: LlamaTokenizer config"
+expect_ok "$W" generate "$WORK/sphf" --max-new 3
 # Ctrl-C in prepare takes its spilled ids with it; a SIGKILLed one's go with the next prepare there
 ENWIKI=$DATA/enwiki-2015-sample/enwiki_2015_AA.txt.xz
 if [ -f "$ENWIKI" ]; then

@@ -17,6 +17,7 @@
 #include "../sweep/sweep.h"
 #include "../infer/eval.h"
 #include "../infer/generate.h"
+#include "../infer/infer.h"
 #include "../train/job.h"
 #include "../train/train.h"
 #include <cjson/cJSON.h>
@@ -211,11 +212,22 @@ static int cmd_export(int argc, char **argv) {
     if (!m || model_alloc(m, 0, 1, err, sizeof err)) { model_free(m); return die(err); }
     ckpt_extra x;
     int rc = ckpt_load(ck, m, &x, err, sizeof err) || export_hf(m, argv[1], err, sizeof err);
+    /* the tokenizer the run recorded (or its data's meta.json); bytes for a 257-token vocabulary */
+    char name[64] = "", tpath[1100] = "";
+    tokenizer *tk = NULL;
+    if (!rc && infer_recorded_tokenizer(x.train_json, name, sizeof name, tpath, sizeof tpath) && c.vocab_size == 257)
+        snprintf(name, sizeof name, "bytes");
+    if (!rc && name[0] && !(tk = tokenizer_open(name, tpath[0] ? tpath : NULL, err, sizeof err))) rc = -1;
+    if (!rc) rc = export_tokenizer(argv[1], tk, tpath, c.seq_len, err, sizeof err);
     ckpt_extra_free(&x);
     if (!rc)
-        printf("exported %s (step %ld, %s, reparam %s merged) to %s/model.safetensors + config.json\n",
-               ck, x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM",
-               c.reparam, argv[1]);
+        printf("exported %s (step %ld, %s, reparam %s merged) to %s: model.safetensors, config.json, %s\n",
+               ck, x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM", c.reparam, argv[1],
+               !tk ? "no tokenizer (none recorded: eval and generate need --tokenizer)"
+               : !strcmp(tk->name, "gpt2") ? "gpt2 tokenizer (vocab.json, merges.txt)"
+               : !strcmp(tk->name, "sentencepiece") ? "sentencepiece tokenizer (tokenizer.model)"
+               : "byte tokenizer ids (generation_config.json; Hugging Face has no byte tokenizer)");
+    tokenizer_free(tk);
     model_free(m);
     return rc ? die(err) : 0;
 }
@@ -500,7 +512,7 @@ static const command COMMANDS[] = {
      {TRAIN_HELP, KEYS_HELP, NULL}},
     {"info", cmd_info, "[RUN | --preset NAME | --config FILE] [--KEY VALUE ...]   (shape, parameters, memory)",
      {"  RUN: a run directory or checkpoint: its model and training config\n", KEYS_HELP, NULL}},
-    {"export", cmd_export, "CHECKPOINT OUTDIR   (merged Hugging Face model.safetensors + config.json)",
+    {"export", cmd_export, "CHECKPOINT OUTDIR   (merged Hugging Face model.safetensors, config.json, tokenizer)",
      {"  CHECKPOINT: a checkpoint file or a run directory (its newest valid checkpoint)\n", NULL, NULL}},
     {"report", cmd_report, "RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)",
      {"  -o FILE, --out FILE   the page to write (report.html)\n", NULL, NULL}},

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GPT2_EOT "<|endoftext|>"
 static const char *PATTERN =
@@ -346,15 +347,22 @@ tokenizer *gpt2_open(const char *dir, char *err, size_t errlen) {
     tokenizer *tk = calloc(1, sizeof *tk);
     gpt2 *g = calloc(1, sizeof *g);
     if (!tk || !g) { free(tk); free(g); snprintf(err, errlen, "out of memory"); return NULL; }
-    *tk = (tokenizer){"gpt2", 0, 0, 0, gpt2_encode, gpt2_decode, gpt2_free, g};
+    *tk = (tokenizer){"gpt2", 0, 0, 0, gpt2_encode, gpt2_decode, gpt2_free, g, 0};
     char path[1200];
     if (!dir || !*dir) {
         snprintf(err, errlen, "--tokenizer gpt2 needs --tokenizer-path DIR with encoder.json and vocab.bpe");
         goto fail;
     }
-    snprintf(path, sizeof path, "%s/encoder.json", dir);
+    /* GPT-2's names for its two files, else Hugging Face's (an export's) */
+    const char *enc = "encoder.json", *merges = "vocab.bpe";
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    if (!access(path, F_OK)) {
+        snprintf(path, sizeof path, "%s/encoder.json", dir);
+        if (access(path, F_OK)) enc = "vocab.json", merges = "merges.txt";
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, enc);
     if (load_encoder(g, path, err, errlen)) goto fail;
-    snprintf(path, sizeof path, "%s/vocab.bpe", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, merges);
     if (load_merges(g, path, err, errlen)) goto fail;
     int code;
     PCRE2_SIZE at;
@@ -366,7 +374,7 @@ tokenizer *gpt2_open(const char *dir, char *err, size_t errlen) {
     }
     pcre2_jit_compile(g->re, PCRE2_JIT_COMPLETE); /* a speed-up where the JIT exists */
     tk->vocab_size = g->n_vocab;
-    tk->eot = g->eot;
+    tk->eot = tk->eos = g->eot;
     return tk;
 fail:
     err_printable(err);

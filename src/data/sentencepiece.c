@@ -508,7 +508,9 @@ tokenizer *sentencepiece_open(const char *path, char *err, size_t errlen) {
     }
     tk->name = "sentencepiece";
     tk->vocab_size = m->n;
-    tk->eot = (uint32_t)bos;
+    tk->eot = tk->eos = (uint32_t)bos;
+    for (int id = 0; id < m->n; id++) /* </s>, for exports; <s> where a model has none */
+        if (m->type[id] == P_CONTROL && m->len[id] == 4 && !memcmp(m->bytes + m->off[id], "</s>", 4)) tk->eos = (uint32_t)id;
     tk->dummy_prefix = m->dummy_prefix;
     tk->encode = spm_encode;
     tk->decode = spm_decode;

@@ -32,11 +32,13 @@ struct tokenizer {
     int (*decode)(const tokenizer *tk, uint32_t id, char *buf, size_t len);
     void (*free)(tokenizer *tk);
     void *impl;
+    uint32_t eos;  /* end of a sequence, for exports: sentencepiece </s>, else eot */
 };
 
 /* name: "bytes", "gpt2" or "sentencepiece".  path: the tokenizer's files
- * (gpt2: a directory with encoder.json and vocab.bpe; sentencepiece: a
- * tokenizer.model, or a directory holding one). */
+ * (gpt2: a directory with encoder.json and vocab.bpe, or Hugging Face's
+ * names for them, vocab.json and merges.txt, as `wesar export` writes;
+ * sentencepiece: a tokenizer.model, or a directory holding one). */
 tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t errlen);
 /* 1 if name is one of TOKENIZER_NAMES */
 #define TOKENIZER_NAMES "bytes, gpt2 or sentencepiece"

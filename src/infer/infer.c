@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The tokenizer a checkpoint's run recorded (train.h: tokenizer,
  * tokenizer_path), else the one its training data's meta.json names (for
  * checkpoints older than that record). */
-static int recorded_tokenizer(const char *train_json, char *name, size_t nlen, char *tpath, size_t plen) {
+int infer_recorded_tokenizer(const char *train_json, char *name, size_t nlen, char *tpath, size_t plen) {
     cJSON *t = cJSON_Parse(train_json), *j = NULL;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(t, "data"), *src = t;
     char meta[1200];
@@ -81,7 +82,18 @@ int infer_open(infer_model *im, const char *path, const char *tok_name, const ch
     const model_config *c = model_cfg(im->m); /* model_alloc has checked T <= seq_len */
     im->T = T ? T : c->seq_len;
     char name[64] = "", tpath[1100] = "", rname[64] = "", rpath[1100] = "";
-    int recorded = train_json[0] && !recorded_tokenizer(train_json, rname, sizeof rname, rpath, sizeof rpath);
+    int recorded = train_json[0] && !infer_recorded_tokenizer(train_json, rname, sizeof rname, rpath, sizeof rpath);
+    if (!train_json[0] && S_ISDIR(st.st_mode)) { /* an export: the tokenizer files wesar export writes */
+        char f[1300];
+        snprintf(f, sizeof f, "%s/vocab.json", path);
+        int gpt2 = !access(f, F_OK);
+        snprintf(f, sizeof f, "%s/tokenizer.model", path);
+        if (gpt2 || !access(f, F_OK)) {
+            snprintf(rname, sizeof rname, "%s", gpt2 ? "gpt2" : "sentencepiece");
+            snprintf(rpath, sizeof rpath, "%s", path);
+            recorded = 1;
+        }
+    }
     if (tok_name && recorded && strcmp(tok_name, rname)) {
         snprintf(err, errlen, "--tokenizer %s: %s was trained on %s tokens (use that tokenizer, or leave "
                  "--tokenizer out)", tok_name, path, rname);

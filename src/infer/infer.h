@@ -3,9 +3,10 @@
  * MODEL is a checkpoint file (ckpt_*.bin), a run directory (its newest valid
  * checkpoint) or a Hugging Face export directory (config.json +
  * model.safetensors, as `wesar export` writes).  The tokenizer is the one
- * named by --tokenizer/--tokenizer-path, else the one recorded in the
- * training data's meta.json (checkpoints), else bytes for a 257-token
- * vocabulary; anything else is an error that says which flags to give. */
+ * named by --tokenizer/--tokenizer-path, else the one the checkpoint records
+ * (or its training data's meta.json), or an export's own tokenizer files,
+ * else bytes for a 257-token vocabulary; anything else is an error that says
+ * which flags to give. */
 #ifndef WESAR_INFER_H
 #define WESAR_INFER_H
 #include "../data/tokenizer.h"
@@ -24,4 +25,8 @@ typedef struct {
 int infer_open(infer_model *im, const char *path, const char *tok_name, const char *tok_path, int B,
                int T, char *err, size_t errlen);
 void infer_close(infer_model *im);
+/* The tokenizer a checkpoint's training config records (train.h: tokenizer,
+ * tokenizer_path), else the one its training data's meta.json names; 0 when
+ * one is found. */
+int infer_recorded_tokenizer(const char *train_json, char *name, size_t nlen, char *tpath, size_t plen);
 #endif
