@@ -33,12 +33,7 @@ expect_fail "meta.json says the gpt2 tokenizer, vocab_size 50257: train with --v
     "$W" train --data "$WORK/vh" --out "$WORK/vhrun" --steps 1
 
 # a small corpus made here: 40 KB of varied text
-$PY -c '
-import random
-r = random.Random(1)
-words = "the of and to in is was for on that with as by at from his her an be".split()
-print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(600)))
-' > "$WORK/corpus.txt"
+word_corpus "$WORK/corpus.txt" 1 600
 expect_ok "$W" prepare --tokenizer bytes --val-fraction 0.2 "$WORK/corpus.txt" "$WORK/data"
 grep -q "train tokens (1 shard) + .* val tokens" "$WORK/o" || fail "prepare summary: $(cat "$WORK/o")"
 [ -f "$WORK/data/train_000000.bin" ] && [ -f "$WORK/data/val_000000.bin" ] || fail "shards missing"

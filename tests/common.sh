@@ -12,6 +12,15 @@ expect_fail() {
     [ "$(grep -c . "$WORK/e")" -le 3 ] || fail "'$*': more than a short error: $(cat "$WORK/e")"
 }
 expect_ok() { "$@" > "$WORK/o" 2> "$WORK/e" || fail "'$*' failed: $(cat "$WORK/e")"; }
+# word_corpus FILE SEED LINES: lines of 12 words drawn from 20 common ones, seeded
+word_corpus() {
+    python3 -c '
+import random, sys
+r = random.Random(int(sys.argv[1]))
+words = "the of and to in is was for on that with as by at from his her an be".split()
+print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(int(sys.argv[2]))))
+' "$2" "$3" > "$1"
+}
 # poisoned_corpus FILE: a word corpus with a stretch of random characters in
 # the middle; batches that land there have losses far above the trend, like
 # the bad data batches behind PaLM's spikes

@@ -9,12 +9,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 source "$(dirname "$0")/common.sh"
 PY=python3
 
-$PY -c '
-import random
-r = random.Random(5)
-words = "the of and to in is was for on that with as by at from his her an be".split()
-print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(800)))
-' > "$WORK/corpus.txt"
+word_corpus "$WORK/corpus.txt" 5 800
 expect_ok "$W" prepare --quiet "$WORK/corpus.txt" "$WORK/data"
 SMALL=(--d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --batch-size 2 --val-every 0 --threads 2
        --lr 1e-3 --warmup 0 --quiet)

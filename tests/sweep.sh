@@ -10,12 +10,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 source "$(dirname "$0")/common.sh"
 PY=/usr/bin/python3
 
-$PY -c '
-import random
-r = random.Random(3)
-words = "the of and to in is was for on that with as by at from his her an be".split()
-print("\n".join(" ".join(r.choice(words) for _ in range(12)) for _ in range(900)))
-' > "$WORK/corpus.txt"
+word_corpus "$WORK/corpus.txt" 3 900
 expect_ok "$W" prepare --quiet "$WORK/corpus.txt" "$WORK/data"
 BASE="--data $WORK/data --d-model 32 --n-layers 1 --n-heads 2 --seq-len 32 --batch-size 2 --val-every 5
       --val-batches 2 --steps 20 --warmup 2 --ckpt-every 4 --telemetry-every 0 --log-every 1000 --quiet"

@@ -81,7 +81,7 @@ int rundir_resolve(const char *arg, char *ckpt, size_t clen, char *dir, size_t d
                    size_t errlen) {
     struct stat st;
     if (stat(arg, &st)) {
-        snprintf(err, errlen, "--resume %s: cannot open: %s (expected a run directory or a checkpoint "
+        snprintf(err, errlen, "%s: cannot open: %s (expected a run directory or a checkpoint "
                  "file)", arg, strerror(errno));
         return -1;
     }

@@ -195,9 +195,7 @@ static int cmd_train(int argc, char **argv) {
 /* CHECKPOINT, or a run directory's newest valid one */
 static int checkpoint_arg(const char *arg, char *path, size_t len, char *err, size_t errlen) {
     char dir[1024];
-    if (!rundir_resolve(arg, path, len, dir, sizeof dir, err, errlen)) return 0;
-    if (!strncmp(err, "--resume ", 9)) memmove(err, err + 9, strlen(err + 9) + 1);
-    return -1;
+    return rundir_resolve(arg, path, len, dir, sizeof dir, err, errlen);
 }
 
 static int cmd_export(int argc, char **argv) {

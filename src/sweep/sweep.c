@@ -281,7 +281,8 @@ static int check_recorded(const point *p, const cJSON *res, char *err, size_t er
     if (!text && !req) return 0; /* never started, or a results line without the record */
     cJSON *old = text ? cJSON_Parse(text) : cJSON_Duplicate(req, 1), *now = point_config(p);
     free(text);
-    int rc = 0;
+    int rc = old ? 0 : -1;
+    if (!old) snprintf(err, errlen, "%s: not a JSON object", path);
     const char *parts[] = {"model", "train"};
     for (int k = 0; k < 2 && !rc; k++) {
         cJSON *a = cJSON_GetObjectItemCaseSensitive(old, parts[k]), *b = cJSON_GetObjectItemCaseSensitive(now, parts[k]);
@@ -300,7 +301,6 @@ static int check_recorded(const point *p, const cJSON *res, char *err, size_t er
             rc = -1;
         }
     }
-    if (!old && !rc) { snprintf(err, errlen, "%s: not a JSON object", path); rc = -1; }
     cJSON_Delete(old);
     cJSON_Delete(now);
     return rc;

@@ -30,9 +30,13 @@ static void flag_error(const char *flag, const char *key, const char *msg, char 
  * run goes on in the checkpoint's directory unless --out says otherwise. */
 static int job_from_checkpoint(job *j, const char *resume, char *err, size_t n) {
     char path[1024], dir[1024], tj[4096];
-    if (rundir_resolve(resume, path, sizeof path, dir, sizeof dir, err, n) ||
-        ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n))
+    if (rundir_resolve(resume, path, sizeof path, dir, sizeof dir, err, n)) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, n, "--resume %s", why); /* the flag the path came with */
         return -1;
+    }
+    if (ckpt_read_config(path, &j->mc, tj, sizeof tj, err, n)) return -1;
     train_defaults(&j->tc, NULL);
     if (config_load_text(&j->mc, tj, path, job_other, j, err, n)) return -1;
     snprintf(j->tc.resume_from, sizeof j->tc.resume_from, "%s", path);
@@ -109,7 +113,6 @@ int job_key_applies(const job *j, const char *key) {
         const reparam_rule *r = reparam_find(j->mc.reparam);
         return r && r->default_sigma2 > 0;
     }
-    if (!strcmp(key, "nesterov") || !strcmp(key, "inverse_bias_correction") || !strcmp(key, "rrc_correction"))
-        return strncmp(j->tc.optim, "adamw", 5) != 0;
+    if (is_switch(key)) return strncmp(j->tc.optim, "adamw", 5) != 0; /* the switches are the Lion family's */
     return 1;
 }
