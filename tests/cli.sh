@@ -113,6 +113,19 @@ cp -r "$WORK/hf" "$WORK/hf_short" && truncate -s 1000 "$WORK/hf_short/model.safe
 expect_fail "too few for the" "$W" generate "$WORK/hf_short"
 expect_fail "export: expected CHECKPOINT OUTDIR" "$W" export "$WORK/runw/ckpt_00000002.bin"
 expect_fail "not a wesar checkpoint" "$W" export "$WORK/corpus.txt" "$WORK/hf2"
+expect_fail "export: --format: expected hf or gguf" "$W" export --format onnx "$WORK/runw" "$WORK/x.onnx"
+expect_fail "export: --dtype: only with --format gguf" "$W" export --dtype f16 "$WORK/runw" "$WORK/hf2"
+expect_fail "export: --dtype: expected f32, f16 or bf16" "$W" export --format gguf --dtype f8 "$WORK/runw" "$WORK/x.gguf"
+expect_fail "llama.cpp has no architecture for the GELU MLP" "$W" export --format gguf "$WORK/runw" "$WORK/x.gguf"
+[ ! -e "$WORK/x.gguf" ] || fail "a refused GGUF export left a file"
+# eval --logprobs: one line per byte (the byte tokenizer), then the sum
+printf 'to be or not' > "$WORK/lp.txt"
+expect_ok "$W" eval "$WORK/runw" --logprobs "$WORK/lp.txt"
+[ "$(grep -c '"logprob":-' "$WORK/o")" = 12 ] && grep -q '^{"tokens":12,"sum_logprob":-' "$WORK/o" ||
+    fail "eval --logprobs: $(cat "$WORK/o")"
+head -c 5000 "$WORK/corpus.txt" > "$WORK/lp_long.txt"
+expect_fail "--logprobs: expected 1 to" "$W" eval "$WORK/runw" --logprobs "$WORK/lp_long.txt"
+expect_fail "--logprobs goes alone" "$W" eval "$WORK/runw" --logprobs "$WORK/lp.txt" --wikitext "$WORK/corpus.txt"
 expect_fail "sigma2: --reparam none has no common sigma" "$W" info --sigma2 4e-5
 expect_fail "reparam: expected one of" "$W" info --reparam spectral
 

@@ -32,6 +32,20 @@ for py in /usr/bin/python3 python3; do
     if command -v "$py" > /dev/null && "$py" -c 'import torch, numpy' 2> /dev/null; then TORCH_PY=$py; break; fi
 done
 
+# GGUF export against llama.cpp (node-llama-cpp, installed by scripts/install-deps.sh)
+gguf_test() {
+    local nodev
+    nodev=$(node -p 'process.versions.node.split(".")[0]' 2> /dev/null || echo 0)
+    if [ ! -d tests/llama/node_modules/@node-llama-cpp/linux-x64 ] || [ "$nodev" -lt 20 ]; then
+        skip "release/gguf" "no node >= 20 with tests/llama/node_modules (scripts/install-deps.sh installs it)"
+    elif [ ! -f "$DATA/gpt2-tokenizer/encoder.json" ] || [ ! -f "$DATA/llama2-tokenizer/tokenizer.model" ]; then
+        skip "release/gguf" "the gpt2 and llama2 tokenizers are not in $DATA (set WESAR_DATA)"
+    else
+        run "release/gguf vs llama.cpp: ids, logprobs 1e-4, control" "$TORCH_PY" tests/ref/check_gguf.py \
+            build/release/wesar "$WORK/gguf" "$DATA" tests/llama
+    fi
+}
+
 # variant B: build/<B>/ binaries
 suite() {
     local B=$1
@@ -82,6 +96,7 @@ suite() {
         run "$B/prepare: folders, jsonl, xz${enwiki:+, 100 MB streamed}" "$TORCH_PY" tests/ref/check_prepare.py \
             build/$B/wesar "$WORK/prep_$B" $enwiki
         run "$B/torch-ref power iteration" "$TORCH_PY" tests/ref/check_power.py build/$B/ref_dump "$WORK/pw_$B"
+        if [ "$B" = release ]; then gguf_test; fi
         for cfg in "reparam=wesar" "reparam=wesar mlp=swiglu n_kv_heads=2" "reparam=weightnorm" \
                    "reparam=sigmareparam mlp=swiglu" "reparam=residual init=small" "reparam=none init=gpt2"; do
             run "$B/hf-export ${cfg// /,}" "$TORCH_PY" tests/ref/check_export.py build/$B/ref_dump \

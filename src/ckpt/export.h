@@ -23,6 +23,19 @@ int export_hf(model *m, const char *out_dir, char *err, size_t errlen);
  * earlier export in OUT_DIR are removed first; tk NULL writes none. */
 int export_tokenizer(const char *out_dir, const tokenizer *tk, const char *tok_path, int seq_len, char *err,
                      size_t errlen);
+/* GGUF (gguf.c), as llama.cpp reads it: architecture "llama" (the swiglu
+ * MLP only: llama.cpp has no GELU one), the hyperparameters, the tokenizer
+ * embedded (sentencepiece as "llama", gpt2 as "gpt2" BPE with its merges;
+ * the byte tokenizer has no GGUF form), the merged weights with W_q and W_k
+ * permuted to llama.cpp's interleaved RoPE.  Matrices in dt, norms in F32. */
+typedef struct {
+    const char *name; /* "f32", "f16", "bf16" */
+    int ggml_type;    /* the tensors' ggml type */
+    int file_type;    /* general.file_type: ALL_F32, MOSTLY_F16, MOSTLY_BF16 */
+    int bytes;        /* per element */
+} export_dtype;
+extern const export_dtype EXPORT_DTYPES[]; /* f32 first; ends with a NULL name */
+int export_gguf(model *m, const tokenizer *tk, const char *path, const export_dtype *dt, char *err, size_t errlen);
 /* The Hugging Face name of tensor i ("model.layers.3.self_attn.o_proj.weight"),
  * or NULL for tensors that do not exist there (gates, buffers). */
 const char *export_hf_name(const model *m, int i, char *buf, size_t len);

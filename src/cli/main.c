@@ -20,6 +20,7 @@
 #include "../infer/infer.h"
 #include "../train/job.h"
 #include "../train/train.h"
+#include "../util/utf8.h"
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -90,7 +91,17 @@ static const char EVAL_HELP[] =
     "  --lambada FILE        LAMBADA last-word accuracy and perplexity (JSON lines)\n"
     "  --stride N            window stride (the context)\n"
     "  --limit N             the first N documents / examples\n"
-    "  --json                only the JSON line\n";
+    "  --json                only the JSON line\n"
+    "  --logprobs FILE       FILE as one document after the delimiter: one JSON line per token\n"
+    "                        {\"pos\",\"id\",\"piece\",\"logprob\"}, then {\"tokens\",\"sum_logprob\"}\n";
+
+static const char EXPORT_HELP[] =
+    "  CHECKPOINT: a checkpoint file or a run directory (its newest valid checkpoint)\n"
+    "  --format hf (default)  OUT is a directory: model.safetensors, config.json and the\n"
+    "                        tokenizer files Hugging Face's AutoTokenizer loads\n"
+    "  --format gguf          OUT is one .gguf file for llama.cpp (swiglu models with a gpt2\n"
+    "                        or sentencepiece tokenizer): the tokenizer embedded, q/k permuted\n"
+    "  --dtype f32|f16|bf16   the matrices' type in the GGUF file (f32); norms stay f32\n";
 
 static const char GENERATE_HELP[] =
     "  --prompt TEXT (\"\")   --max-new N (256)   --temperature T (0.8; 0 = greedy)\n"
@@ -198,33 +209,72 @@ static int checkpoint_arg(const char *arg, char *path, size_t len, char *err, si
     return rundir_resolve(arg, path, len, dir, sizeof dir, err, errlen);
 }
 
+/* an option the command does not know, or a second positional argument */
+static int bad_arg(const char *cmd, const char *a) {
+    if (!strncmp(a, "--", 2))
+        fprintf(stderr, "wesar: error: %s: unknown option '%s' (see wesar %s --help)\n", cmd, a, cmd);
+    else
+        fprintf(stderr, "wesar: error: %s: unexpected argument '%s' (see wesar %s --help)\n", cmd, a, cmd);
+    return 1;
+}
+
+/* the tokenizer a checkpoint's run recorded (or its data's meta.json); bytes for a 257-token vocabulary */
+static int recorded_tokenizer(const ckpt_extra *x, int vocab, tokenizer **tk, char *tpath, size_t plen, char *err,
+                              size_t errlen) {
+    char name[64] = "";
+    *tk = NULL;
+    tpath[0] = 0;
+    if (infer_recorded_tokenizer(x->train_json, name, sizeof name, tpath, plen) && vocab == 257)
+        snprintf(name, sizeof name, "bytes");
+    return name[0] && !(*tk = tokenizer_open(name, tpath[0] ? tpath : NULL, err, errlen)) ? -1 : 0;
+}
+
+static const char *tokenizer_files(const tokenizer *tk) {
+    return !tk ? "no tokenizer (none recorded: eval and generate need --tokenizer)"
+           : !strcmp(tk->name, "gpt2") ? "gpt2 tokenizer (vocab.json, merges.txt)"
+           : !strcmp(tk->name, "sentencepiece") ? "sentencepiece tokenizer (tokenizer.model)"
+           : "byte tokenizer ids (generation_config.json; Hugging Face has no byte tokenizer)";
+}
+
 static int cmd_export(int argc, char **argv) {
-    if (argc != 2 || !strncmp(argv[0], "--", 2) || !strncmp(argv[1], "--", 2))
-        return die("export: expected CHECKPOINT OUTDIR (a checkpoint file or a run directory)");
-    char err[1400], ck[1024];
+    const char *format = "hf", *dtype = NULL, *pos[2] = {NULL, NULL}, *v;
+    int np = 0, k = 0;
+    for (int i = 0; i < argc && k >= 0; i++) {
+        if ((k = opt(argc, argv, &i, "--format", &v)) > 0) format = v;
+        else if (!k && (k = opt(argc, argv, &i, "--dtype", &v)) > 0) dtype = v;
+        else if (!k && argv[i][0] != '-' && np < 2) pos[np++] = argv[i];
+        else if (!k) k = -1, bad_arg("export", argv[i]);
+    }
+    if (k < 0) return 1;
+    int gguf = !strcmp(format, "gguf");
+    if (!gguf && strcmp(format, "hf")) return die("export: --format: expected hf or gguf");
+    if (np != 2)
+        return die(gguf ? "export: expected CHECKPOINT OUT.gguf (a checkpoint file or a run directory)"
+                        : "export: expected CHECKPOINT OUTDIR (a checkpoint file or a run directory)");
+    const export_dtype *dt = &EXPORT_DTYPES[0];
+    if (dtype && !gguf) return die("export: --dtype: only with --format gguf (the Hugging Face export is F32)");
+    while (dtype && dt->name && strcmp(dt->name, dtype)) dt++;
+    if (!dt->name) return die("export: --dtype: expected f32, f16 or bf16");
+    char err[1400], ck[1024], tpath[1100];
     model_config c;
-    if (checkpoint_arg(argv[0], ck, sizeof ck, err, sizeof err) ||
-        ckpt_read_config(ck, &c, NULL, 0, err, sizeof err))
+    if (checkpoint_arg(pos[0], ck, sizeof ck, err, sizeof err) || ckpt_read_config(ck, &c, NULL, 0, err, sizeof err))
         return die(err);
     model *m = model_create(&c, err, sizeof err);
     if (!m || model_alloc(m, 0, 1, err, sizeof err)) { model_free(m); return die(err); }
     ckpt_extra x;
-    int rc = ckpt_load(ck, m, &x, err, sizeof err) || export_hf(m, argv[1], err, sizeof err);
-    /* the tokenizer the run recorded (or its data's meta.json); bytes for a 257-token vocabulary */
-    char name[64] = "", tpath[1100] = "";
     tokenizer *tk = NULL;
-    if (!rc && infer_recorded_tokenizer(x.train_json, name, sizeof name, tpath, sizeof tpath) && c.vocab_size == 257)
-        snprintf(name, sizeof name, "bytes");
-    if (!rc && name[0] && !(tk = tokenizer_open(name, tpath[0] ? tpath : NULL, err, sizeof err))) rc = -1;
-    if (!rc) rc = export_tokenizer(argv[1], tk, tpath, c.seq_len, err, sizeof err);
+    int rc = ckpt_load(ck, m, &x, err, sizeof err) ||
+             recorded_tokenizer(&x, c.vocab_size, &tk, tpath, sizeof tpath, err, sizeof err);
+    if (!rc && gguf) rc = export_gguf(m, tk, pos[1], dt, err, sizeof err);
+    if (!rc && !gguf) rc = export_hf(m, pos[1], err, sizeof err) || export_tokenizer(pos[1], tk, tpath, c.seq_len, err, sizeof err);
     ckpt_extra_free(&x);
-    if (!rc)
-        printf("exported %s (step %ld, %s, reparam %s merged) to %s: model.safetensors, config.json, %s\n",
-               ck, x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM", c.reparam, argv[1],
-               !tk ? "no tokenizer (none recorded: eval and generate need --tokenizer)"
-               : !strcmp(tk->name, "gpt2") ? "gpt2 tokenizer (vocab.json, merges.txt)"
-               : !strcmp(tk->name, "sentencepiece") ? "sentencepiece tokenizer (tokenizer.model)"
-               : "byte tokenizer ids (generation_config.json; Hugging Face has no byte tokenizer)");
+    if (!rc && gguf)
+        printf("exported %s (step %ld, reparam %s merged) to %s: GGUF v3, llama, %s, %s tokenizer\n", ck, x.step,
+               c.reparam, pos[1], dt->name, tk->name);
+    else if (!rc)
+        printf("exported %s (step %ld, %s, reparam %s merged) to %s: model.safetensors, config.json, %s\n", ck,
+               x.step, c.mlp == MLP_SWIGLU ? "LlamaForCausalLM" : "ArceeForCausalLM", c.reparam, pos[1],
+               tokenizer_files(tk));
     tokenizer_free(tk);
     model_free(m);
     return rc ? die(err) : 0;
@@ -238,15 +288,6 @@ static int parse_num(const char *flag, const char *v, double lo, double hi, doub
         return -1;
     }
     return 0;
-}
-
-/* an option the command does not know, or a second positional argument */
-static int bad_arg(const char *cmd, const char *a) {
-    if (!strncmp(a, "--", 2))
-        fprintf(stderr, "wesar: error: %s: unknown option '%s' (see wesar %s --help)\n", cmd, a, cmd);
-    else
-        fprintf(stderr, "wesar: error: %s: unexpected argument '%s' (see wesar %s --help)\n", cmd, a, cmd);
-    return 1;
 }
 
 static int cmd_report(int argc, char **argv) {
@@ -378,16 +419,43 @@ static cJSON *eval_json(const infer_model *im, int stride, const wikitext_result
     return j;
 }
 
+/* --logprobs: each token's log-probability, for comparing with another engine */
+static int print_logprobs(infer_model *im, const char *path) {
+    char err[1400], piece[256];
+    tok_buf ids;
+    double *lp, sum = 0;
+    if (eval_logprobs(im, path, &ids, &lp, err, sizeof err)) return die(err);
+    for (size_t i = 1; i < ids.n; i++) {
+        int at = 0, k = tokenizer_decode(im->tk, ids.ids[i], &at, piece, sizeof piece - 1);
+        piece[k > 0 ? k : 0] = 0;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "pos", (double)(i - 1));
+        cJSON_AddNumberToObject(j, "id", ids.ids[i]);
+        cJSON_AddStringToObject(j, "piece", utf8_invalid_at(piece, strlen(piece)) < strlen(piece) ? "" : piece);
+        cJSON_AddNumberToObject(j, "logprob", lp[i - 1]);
+        char *line = cJSON_PrintUnformatted(j);
+        if (line) printf("%s\n", line);
+        free(line);
+        cJSON_Delete(j);
+        sum += lp[i - 1];
+    }
+    printf("{\"tokens\":%zu,\"sum_logprob\":%.17g}\n", ids.n - 1, sum);
+    tok_buf_free(&ids);
+    free(lp);
+    return 0;
+}
+
 static int cmd_eval(int argc, char **argv) {
     infer_flags f = {0};
     eval_opts o = {0, 0, isatty(2)};
-    const char *wiki = NULL, *lamb = NULL, *v;
+    const char *wiki = NULL, *lamb = NULL, *lprobs = NULL, *v;
     int json_only = 0, k = 0;
     double x;
     for (int i = 0; i < argc && k >= 0; i++) {
         if ((k = infer_arg(&f, argc, argv, &i))) continue;
         if ((k = opt(argc, argv, &i, "--wikitext", &v)) > 0) wiki = v;
         else if (!k && (k = opt(argc, argv, &i, "--lambada", &v)) > 0) lamb = v;
+        else if (!k && (k = opt(argc, argv, &i, "--logprobs", &v)) > 0) lprobs = v;
         else if (!k && (k = opt(argc, argv, &i, "--stride", &v)) > 0) {
             if (parse_num("--stride", v, 1, 1 << 20, &x)) k = -1;
             o.stride = (int)x;
@@ -400,12 +468,20 @@ static int cmd_eval(int argc, char **argv) {
     if (k < 0) return 1;
     char err[1400];
     if (!f.path) return die("eval: expected MODEL (a checkpoint, run directory or export directory)");
-    if (!wiki && !lamb) return die("eval: nothing to evaluate: give --wikitext wiki.test.raw and/or --lambada lambada_test.jsonl");
+    if (!wiki && !lamb && !lprobs)
+        return die("eval: nothing to evaluate: give --wikitext wiki.test.raw and/or --lambada lambada_test.jsonl, "
+                   "or --logprobs FILE");
+    if (lprobs && (wiki || lamb)) return die("eval: --logprobs goes alone (not with --wikitext or --lambada)");
     infer_model im;
     if (infer_start(&f, &im, "eval", 1, err, sizeof err)) return die(err);
     if (o.stride > im.T) {
         infer_close(&im);
         return die("--stride: expected at most the context (--seq-len)");
+    }
+    if (lprobs) {
+        int rc = print_logprobs(&im, lprobs);
+        infer_close(&im);
+        return rc;
     }
     if (json_only) o.progress = 0;
     wikitext_result w = {0};
@@ -510,8 +586,8 @@ static const command COMMANDS[] = {
      {TRAIN_HELP, KEYS_HELP, NULL}},
     {"info", cmd_info, "[RUN | --preset NAME | --config FILE] [--KEY VALUE ...]   (shape, parameters, memory)",
      {"  RUN: a run directory or checkpoint: its model and training config\n", KEYS_HELP, NULL}},
-    {"export", cmd_export, "CHECKPOINT OUTDIR   (merged Hugging Face model.safetensors, config.json, tokenizer)",
-     {"  CHECKPOINT: a checkpoint file or a run directory (its newest valid checkpoint)\n", NULL, NULL}},
+    {"export", cmd_export, "[--format hf|gguf] [--dtype f32|f16|bf16] CHECKPOINT OUT   (merged weights)",
+     {EXPORT_HELP, NULL, NULL}},
     {"report", cmd_report, "RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)",
      {"  -o FILE, --out FILE   the page to write (report.html)\n", NULL, NULL}},
     {"eval", cmd_eval, "MODEL [--wikitext FILE] [--lambada FILE] [--stride N] [--limit N] [--json]",

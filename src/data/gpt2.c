@@ -35,6 +35,8 @@ typedef struct {
     size_t strs_cap;
     pair_slot *pairs;     /* (left id, right id) -> merge rank and result */
     size_t pairs_cap;
+    uint32_t (*merges)[2]; /* rank -> (left id, right id), for piece/merge spelling */
+    uint32_t n_merges;
     uint32_t byte_id[256];
     uint32_t eot;
     int have_eot;
@@ -73,19 +75,25 @@ static const pair_slot *find_pair(const gpt2 *g, uint32_t a, uint32_t b) {
 }
 
 /* GPT-2's bytes_to_unicode, inverted: code point -> byte, or -1 */
-static int unicode_to_byte(uint32_t cp) {
-    static int table[324];
+/* GPT-2's byte alphabet: printable bytes stand for themselves, the others
+ * for 256, 257, ... in byte order */
+static int to_byte[324], to_code[256];
+static void alphabet(void) {
     static int ready;
-    if (!ready) {
-        for (int i = 0; i < 324; i++) table[i] = -1;
-        int n = 0;
-        for (int b = 0; b < 256; b++) {
-            int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            table[printable ? b : 256 + n++] = b;
-        }
-        ready = 1;
+    if (ready) return;
+    for (int i = 0; i < 324; i++) to_byte[i] = -1;
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        to_code[b] = printable ? b : 256 + n++;
+        to_byte[to_code[b]] = b;
     }
-    return cp < 324 ? table[cp] : -1;
+    ready = 1;
+}
+
+static int unicode_to_byte(uint32_t cp) {
+    alphabet();
+    return cp < 324 ? to_byte[cp] : -1;
 }
 
 /* decodes one UTF-8 code point; returns its length, 0 if invalid */
@@ -111,6 +119,7 @@ static void gpt2_free(tokenizer *tk) {
         free(g->len);
         free(g->strs);
         free(g->pairs);
+        free(g->merges);
         free(g->work);
         pcre2_match_data_free(g->md);
         pcre2_code_free(g->re);
@@ -218,7 +227,8 @@ static int load_merges(gpt2 *g, const char *path, char *err, size_t errlen) {
     if (!text) return -1;
     for (g->pairs_cap = 1; g->pairs_cap < 2 * (size_t)g->n_vocab; g->pairs_cap *= 2) {}
     g->pairs = calloc(g->pairs_cap, sizeof *g->pairs);
-    int rc = g->pairs ? 0 : -1;
+    g->merges = calloc(g->pairs_cap / 2, sizeof *g->merges);
+    int rc = g->pairs && g->merges ? 0 : -1;
     if (rc) snprintf(err, errlen, "out of memory");
     char *line = text, tok[2][256];
     uint32_t rank = 0;
@@ -249,6 +259,7 @@ static int load_merges(gpt2 *g, const char *path, char *err, size_t errlen) {
                 uint64_t key = ((uint64_t)ids[0] << 32 | ids[1]) + 1;
                 size_t i = mix(key) & (g->pairs_cap - 1);
                 while (g->pairs[i].key) i = (i + 1) & (g->pairs_cap - 1);
+                g->merges[rank][0] = ids[0], g->merges[rank][1] = ids[1];
                 g->pairs[i] = (pair_slot){key, rank++, (uint32_t)mid};
                 if (rank >= g->pairs_cap / 2) { snprintf(err, errlen, "%s: more merges than tokens", path); rc = -1; }
             }
@@ -257,6 +268,7 @@ static int load_merges(gpt2 *g, const char *path, char *err, size_t errlen) {
         line = end + 1;
     }
     free(text);
+    g->n_merges = rank;
     return rc;
 }
 
@@ -343,11 +355,48 @@ static int gpt2_decode(const tokenizer *tk, uint32_t id, char *buf, size_t len) 
     return (int)g->len[id];
 }
 
+/* bytes -> GPT-2's byte alphabet (the inverse of unicode_to_byte), as UTF-8 */
+static long unspell(const char *s, size_t n, char *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        alphabet();
+        int cp = to_code[(unsigned char)s[i]];
+        if (k + 2 > cap) return -1;
+        if (cp < 0x80) out[k++] = (char)cp;
+        else out[k++] = (char)(0xC0 | cp >> 6), out[k++] = (char)(0x80 | (cp & 0x3F));
+    }
+    return (long)k;
+}
+
+static int gpt2_piece(const tokenizer *tk, uint32_t id, char *buf, size_t len, float *score, int *type) {
+    const gpt2 *g = tk->impl;
+    if (id >= (uint32_t)g->n_vocab) return -1;
+    *score = 0;
+    *type = id == g->eot ? 3 : 1; /* <|endoftext|> is a control token, kept as its text */
+    if (id == g->eot) {
+        if (g->len[id] > len) return -1;
+        memcpy(buf, g->bytes + g->off[id], g->len[id]);
+        return (int)g->len[id];
+    }
+    return (int)unspell(g->bytes + g->off[id], g->len[id], buf, len);
+}
+
+static int gpt2_merge(const tokenizer *tk, uint32_t rank, char *buf, size_t len) {
+    const gpt2 *g = tk->impl;
+    if (rank >= g->n_merges) return -1;
+    float s;
+    int t, a = gpt2_piece(tk, g->merges[rank][0], buf, len, &s, &t);
+    int b = a < 0 || (size_t)a + 1 >= len ? -1 : gpt2_piece(tk, g->merges[rank][1], buf + a + 1, len - (size_t)a - 1, &s, &t);
+    if (b < 0) return -1;
+    buf[a] = ' ';
+    return a + 1 + b;
+}
+
 tokenizer *gpt2_open(const char *dir, char *err, size_t errlen) {
     tokenizer *tk = calloc(1, sizeof *tk);
     gpt2 *g = calloc(1, sizeof *g);
     if (!tk || !g) { free(tk); free(g); snprintf(err, errlen, "out of memory"); return NULL; }
-    *tk = (tokenizer){"gpt2", 0, 0, 0, gpt2_encode, gpt2_decode, gpt2_free, g, 0};
+    *tk = (tokenizer){"gpt2", 0, 0, 0, gpt2_encode, gpt2_decode, gpt2_free, g, 0, gpt2_piece, gpt2_merge};
     char path[1200];
     if (!dir || !*dir) {
         snprintf(err, errlen, "--tokenizer gpt2 needs --tokenizer-path DIR with encoder.json and vocab.bpe");

@@ -464,6 +464,15 @@ static int spm_decode(const tokenizer *tk, uint32_t id, char *buf, size_t len) {
     return (int)k;
 }
 
+static int spm_piece(const tokenizer *tk, uint32_t id, char *buf, size_t len, float *score, int *type) {
+    const spm *m = tk->impl;
+    if (id >= (uint32_t)m->n || m->len[id] > len) return -1;
+    memcpy(buf, m->bytes + m->off[id], m->len[id]);
+    *score = m->score[id];
+    *type = m->type[id];
+    return (int)m->len[id];
+}
+
 tokenizer *sentencepiece_open(const char *path, char *err, size_t errlen) {
     if (!path || !*path) {
         snprintf(err, errlen, "--tokenizer sentencepiece needs --tokenizer-path FILE "
@@ -514,5 +523,6 @@ tokenizer *sentencepiece_open(const char *path, char *err, size_t errlen) {
     tk->dummy_prefix = m->dummy_prefix;
     tk->encode = spm_encode;
     tk->decode = spm_decode;
+    tk->piece = spm_piece;
     return tk;
 }

@@ -44,7 +44,7 @@ tokenizer *tokenizer_open(const char *name, const char *path, char *err, size_t 
     if (!strcmp(name, "bytes")) {
         tokenizer *tk = calloc(1, sizeof *tk);
         if (!tk) { snprintf(err, errlen, "out of memory"); return NULL; }
-        *tk = (tokenizer){"bytes", 257, 256, 0, bytes_encode, bytes_decode, plain_free, NULL, 256};
+        *tk = (tokenizer){"bytes", 257, 256, 0, bytes_encode, bytes_decode, plain_free, NULL, 256, NULL, NULL};
         return tk;
     }
     if (!strcmp(name, "sentencepiece")) return sentencepiece_open(path, err, errlen);

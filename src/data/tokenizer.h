@@ -33,6 +33,16 @@ struct tokenizer {
     void (*free)(tokenizer *tk);
     void *impl;
     uint32_t eos;  /* end of a sequence, for exports: sentencepiece </s>, else eot */
+    /* The vocabulary as the tokenizer's own file spells it, for formats that
+     * embed it (GGUF): id's piece into buf (sentencepiece: with its "▁";
+     * gpt2: in GPT-2's byte-to-unicode alphabet, as vocab.json), its score
+     * (0 where there is none) and type (SentencePiece's, which GGUF shares:
+     * 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte);
+     * returns the piece's length, or -1.  NULL: no such spelling (bytes). */
+    int (*piece)(const tokenizer *tk, uint32_t id, char *buf, size_t len, float *score, int *type);
+    /* The merge of rank r, best first, as "A B" in the same spelling (its
+     * length), -1 past the last.  NULL for tokenizers without merges. */
+    int (*merge)(const tokenizer *tk, uint32_t rank, char *buf, size_t len);
 };
 
 /* name: "bytes", "gpt2" or "sentencepiece".  path: the tokenizer's files

@@ -13,10 +13,11 @@
 /* --- scoring ---------------------------------------------------------- */
 
 /* One forward over inp[0..L); adds log p(tgt[i] | inp[..i]) of the last n
- * rows to *ll and clears *greedy unless each target is the argmax.  The
- * logits are taken SCORE_ROWS rows at a time. */
+ * rows to *ll (and each one to each[], when given) and clears *greedy unless
+ * each target is the argmax.  The logits are taken SCORE_ROWS rows at a time. */
 #define SCORE_ROWS 32
-static int score(infer_model *im, const int32_t *inp, const int32_t *tgt, int L, int n, double *ll, int *greedy) {
+static int score(infer_model *im, const int32_t *inp, const int32_t *tgt, int L, int n, double *ll, int *greedy,
+                 double *each) {
     if (model_forward(im->m, inp, NULL, 1, L, NULL)) return -1;
     int V = model_cfg(im->m)->vocab_size;
     real *logits = malloc((size_t)SCORE_ROWS * V * sizeof(real));
@@ -31,7 +32,9 @@ static int score(infer_model *im, const int32_t *inp, const int32_t *tgt, int L,
                 if (row[v] > row[arg]) arg = v;
             double sum = 0;
             for (int v = 0; v < V; v++) sum += exp((double)row[v] - row[arg]);
-            *ll += (double)row[tgt[i]] - row[arg] - log(sum);
+            double lp = (double)row[tgt[i]] - row[arg] - log(sum);
+            *ll += lp;
+            if (each) each[i - (L - n)] = lp;
             if (arg != tgt[i]) *greedy = 0;
         }
     }
@@ -139,7 +142,7 @@ static int score_doc(infer_model *im, const tok_buf *ids, int stride, double *ll
     for (size_t s = 0, e; s < N; s = e) {
         e = s == 0 ? (N < (size_t)T ? N : (size_t)T) : (N - s < (size_t)stride ? N : s + stride);
         size_t start = e > (size_t)T ? e - T : 0;
-        if (score(im, full + start, full + start + 1, (int)(e - start), (int)(e - s), ll, &greedy)) return -1;
+        if (score(im, full + start, full + start + 1, (int)(e - start), (int)(e - s), ll, &greedy, NULL)) return -1;
     }
     return 0;
 }
@@ -259,7 +262,7 @@ static int lambada_one(infer_model *im, const char *text, lambada_result *r) {
         double ll = 0;
         int greedy = 1;
         if (n_tgt > (int)keep - 1) n_tgt = (int)keep - 1;
-        rc = score(im, w, w + 1, (int)keep - 1, n_tgt, &ll, &greedy);
+        rc = score(im, w, w + 1, (int)keep - 1, n_tgt, &ll, &greedy, NULL);
         r->n++;
         r->correct += greedy;
         r->nll -= ll;
@@ -300,6 +303,37 @@ int eval_lambada(infer_model *im, const char *path, const eval_opts *o, lambada_
     if (!rc && !r->n) {
         snprintf(err, errlen, "%s: no examples", path);
         rc = -1;
+    }
+    return rc;
+}
+
+/* --- one text, token by token ---------------------------------------- */
+
+int eval_logprobs(infer_model *im, const char *path, tok_buf *ids, double **logprobs, char *err, size_t errlen) {
+    memset(ids, 0, sizeof *ids);
+    *logprobs = NULL;
+    size_t n;
+    char *text = read_file(path, (size_t)1 << 26, &n, err, errlen);
+    if (!text) return -1;
+    int rc = tok_buf_push(ids, im->tk->eot) || im->tk->encode(im->tk, text, n, 0, ids);
+    free(text);
+    if (rc) snprintf(err, errlen, "%s: tokenizing failed (out of memory?)", path);
+    else if (ids->n < 2 || ids->n > (size_t)im->T) {
+        snprintf(err, errlen, "%s: --logprobs: expected 1 to %d tokens (the context after the delimiter), got %zu "
+                 "(a shorter text, or --seq-len)", path, im->T - 1, ids->n - 1);
+        rc = -1;
+    }
+    int L = (int)ids->n, greedy = 1;
+    double ll = 0;
+    if (!rc && !(*logprobs = malloc((size_t)(L - 1) * sizeof **logprobs))) rc = -1;
+    if (!rc && score(im, (const int32_t *)ids->ids, (const int32_t *)ids->ids + 1, L - 1, L - 1, &ll, &greedy, *logprobs)) {
+        snprintf(err, errlen, "%s: evaluation failed (out of memory?)", path);
+        rc = -1;
+    }
+    if (rc) {
+        tok_buf_free(ids);
+        free(*logprobs);
+        *logprobs = NULL;
     }
     return rc;
 }

@@ -37,4 +37,8 @@ int eval_wikitext(infer_model *im, const char *path, const eval_opts *o, wikitex
                   size_t errlen);
 int eval_lambada(infer_model *im, const char *path, const eval_opts *o, lambada_result *r, char *err,
                  size_t errlen);
+/* One text file scored as one document (--logprobs): ids = the delimiter,
+ * then the text's tokens (at most the context in all); logprobs[i] = log
+ * p(ids[i+1] | ids[0..i]), ids->n - 1 of them (malloc'd). */
+int eval_logprobs(infer_model *im, const char *path, tok_buf *ids, double **logprobs, char *err, size_t errlen);
 #endif
