@@ -22,20 +22,28 @@ static int score(infer_model *im, const int32_t *inp, const int32_t *tgt, int L,
     int V = model_cfg(im->m)->vocab_size;
     real *logits = malloc((size_t)SCORE_ROWS * V * sizeof(real));
     if (!logits) return -1;
+    double lp[SCORE_ROWS];
+    int arg[SCORE_ROWS];
     for (int i0 = L - n; i0 < L; i0 += SCORE_ROWS) {
         int rows = L - i0 < SCORE_ROWS ? L - i0 : SCORE_ROWS;
         model_logits(im->m, i0, rows, logits);
-        for (int i = i0; i < i0 + rows; i++) {
-            const real *row = logits + (size_t)(i - i0) * V;
-            int arg = 0;
+        /* rows in parallel (the float64 exp over V is most of the time); each row's sum is one
+         * thread's, in order, and the rows are added in order after: the same bits at any threads */
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++) {
+            const real *row = logits + (size_t)r * V;
+            int a = 0;
             for (int v = 1; v < V; v++)
-                if (row[v] > row[arg]) arg = v;
+                if (row[v] > row[a]) a = v;
             double sum = 0;
-            for (int v = 0; v < V; v++) sum += exp((double)row[v] - row[arg]);
-            double lp = (double)row[tgt[i]] - row[arg] - log(sum);
-            *ll += lp;
-            if (each) each[i - (L - n)] = lp;
-            if (arg != tgt[i]) *greedy = 0;
+            for (int v = 0; v < V; v++) sum += exp((double)row[v] - row[a]);
+            lp[r] = (double)row[tgt[i0 + r]] - row[a] - log(sum);
+            arg[r] = a;
+        }
+        for (int r = 0; r < rows; r++) {
+            *ll += lp[r];
+            if (each) each[i0 + r - (L - n)] = lp[r];
+            if (arg[r] != tgt[i0 + r]) *greedy = 0;
         }
     }
     free(logits);
