@@ -8,6 +8,7 @@
 #include "util/rng.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define STEPS 6
 enum { ROWS = 6, COLS = 10, N = ROWS * COLS + COLS + 1 };
@@ -42,13 +43,18 @@ int main(int argc, char **argv) {
         for (int i = 0; i < N; i++) buf[s * N + i] = (float)g[s][i];
     tf_put_f32(&tf, "grads", 2, dg, buf);
     int lion = rule->name[0] == 'l';
+    /* argv[2..4]: nesterov, inverse_bias_correction, rrc_correction, by name in the rule's options */
+    const char *names[3] = {"nesterov", "inverse_bias_correction", "rrc_correction"};
+    double opt[OPTIM_MAX_OPTIONS] = {0};
+    for (int k = 0; k < rule->n_options; k++)
+        for (int q = 0; q < 3; q++)
+            if (!strcmp(rule->options[k].name, names[q])) opt[k] = atoi(argv[2 + q]);
     for (int s = 0; s < STEPS; s++) {
         double lr = 0.01 * (s + 1);
         for (int k = 0; k < 3; k++) {
             real *slabs[8];
             for (int j = 0; j < rule->n_state; j++) slabs[j] = state + (size_t)j * N + ti[k].offset;
-            optim_step_args a = {lr, 0.9, lion ? 0.99 : 0.95, 1e-8, ti[k].is_matrix ? 0.1 : 0, s + 1,
-                                 atoi(argv[2]), atoi(argv[3]), atoi(argv[4])};
+            optim_step_args a = {lr, 0.9, lion ? 0.99 : 0.95, 1e-8, ti[k].is_matrix ? 0.1 : 0, s + 1, opt};
             rule->update(p + ti[k].offset, g[s] + ti[k].offset, slabs, ti[k].numel, &ti[k], &a);
         }
     }

@@ -80,6 +80,54 @@ static float bf16_to_f32(uint16_t h) {
     return f;
 }
 
+/* One tensor of model.safetensors, checked against what config.json implies
+ * (dtype F32 or BF16, shape, offsets inside the file), into the model. */
+static int load_tensor(model *m, int i, const char *name, const cJSON *h, const char *body, size_t body_len,
+                       const char *path, char *err, size_t errlen) {
+    const tensor_info *t = model_tensor(m, i);
+    real *params = model_params(m);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(h, name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype"), *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    if (!e) { snprintf(err, errlen, "%s: no tensor \"%s\"", path, name); return -1; }
+    int f32 = cJSON_IsString(dt) && !strcmp(dt->valuestring, "F32");
+    int bf16 = cJSON_IsString(dt) && !strcmp(dt->valuestring, "BF16");
+    if (!f32 && !bf16) { snprintf(err, errlen, "%s: \"%s\": dtype: expected F32 or BF16", path, name); return -1; }
+    int is_vec = t->rows == 1;
+    int n_dims = cJSON_GetArraySize(sh);
+    double r0 = n_dims > 0 ? cJSON_GetArrayItem(sh, 0)->valuedouble : -1;
+    double r1 = n_dims > 1 ? cJSON_GetArrayItem(sh, 1)->valuedouble : -1;
+    int ok = is_vec ? n_dims == 1 && r0 == t->cols : n_dims == 2 && r0 == t->rows && r1 == t->cols;
+    if (!ok) {
+        if (is_vec) snprintf(err, errlen, "%s: \"%s\": shape: expected [%d] as config.json implies", path, name, t->cols);
+        else snprintf(err, errlen, "%s: \"%s\": shape: expected [%d, %d] as config.json implies", path, name,
+                      t->rows, t->cols);
+        return -1;
+    }
+    size_t width = f32 ? 4 : 2;
+    double a = cJSON_GetArraySize(off) == 2 ? cJSON_GetArrayItem(off, 0)->valuedouble : -1;
+    double b = cJSON_GetArraySize(off) == 2 ? cJSON_GetArrayItem(off, 1)->valuedouble : -1;
+    if (!(a >= 0 && b == a + (double)(t->numel * width) && b <= (double)body_len)) {
+        snprintf(err, errlen, "%s: \"%s\": data_offsets: expected %zu bytes inside the file", path, name,
+                 t->numel * width);
+        return -1;
+    }
+    const char *src = body + (size_t)a;
+    real *dst = params + t->offset;
+    for (size_t k = 0; k < t->numel; k++) {
+        if (f32) {
+            float f;
+            memcpy(&f, src + 4 * k, 4);
+            dst[k] = (real)f;
+        } else {
+            uint16_t u;
+            memcpy(&u, src + 2 * k, 2);
+            dst[k] = (real)bf16_to_f32(u);
+        }
+    }
+    return 0;
+}
+
 static model *import_dir(const char *dir, int B, int T, char *err, size_t errlen) {
     char path[1200];
     model_config c;
@@ -122,50 +170,10 @@ static model *import_dir(const char *dir, int B, int T, char *err, size_t errlen
     if (!cJSON_IsObject(h)) { snprintf(err, errlen, "%s: the header is not a JSON object", path); goto fail; }
     const char *body = data + 8 + hl;
     size_t body_len = size - 8 - hl;
-    real *params = model_params(m);
     for (int i = 0; i < model_num_tensors(m); i++) {
-        const tensor_info *t = model_tensor(m, i);
         char name[128];
-        if (!export_hf_name(m, i, name, sizeof name)) continue;
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(h, name);
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype"), *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
-        const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-        if (!e) { snprintf(err, errlen, "%s: no tensor \"%s\"", path, name); goto fail; }
-        int f32 = cJSON_IsString(dt) && !strcmp(dt->valuestring, "F32");
-        int bf16 = cJSON_IsString(dt) && !strcmp(dt->valuestring, "BF16");
-        if (!f32 && !bf16) { snprintf(err, errlen, "%s: \"%s\": dtype: expected F32 or BF16", path, name); goto fail; }
-        int is_vec = t->rows == 1;
-        int n_dims = cJSON_GetArraySize(sh);
-        double r0 = n_dims > 0 ? cJSON_GetArrayItem(sh, 0)->valuedouble : -1;
-        double r1 = n_dims > 1 ? cJSON_GetArrayItem(sh, 1)->valuedouble : -1;
-        int ok = is_vec ? n_dims == 1 && r0 == t->cols : n_dims == 2 && r0 == t->rows && r1 == t->cols;
-        if (!ok) {
-            if (is_vec) snprintf(err, errlen, "%s: \"%s\": shape: expected [%d] as config.json implies", path, name, t->cols);
-            else snprintf(err, errlen, "%s: \"%s\": shape: expected [%d, %d] as config.json implies", path, name,
-                          t->rows, t->cols);
+        if (export_hf_name(m, i, name, sizeof name) && load_tensor(m, i, name, h, body, body_len, path, err, errlen))
             goto fail;
-        }
-        size_t width = f32 ? 4 : 2;
-        double a = cJSON_GetArraySize(off) == 2 ? cJSON_GetArrayItem(off, 0)->valuedouble : -1;
-        double b = cJSON_GetArraySize(off) == 2 ? cJSON_GetArrayItem(off, 1)->valuedouble : -1;
-        if (!(a >= 0 && b == a + (double)(t->numel * width) && b <= (double)body_len)) {
-            snprintf(err, errlen, "%s: \"%s\": data_offsets: expected %zu bytes inside the file", path, name,
-                     t->numel * width);
-            goto fail;
-        }
-        const char *src = body + (size_t)a;
-        real *dst = params + t->offset;
-        for (size_t k = 0; k < t->numel; k++) {
-            if (f32) {
-                float f;
-                memcpy(&f, src + 4 * k, 4);
-                dst[k] = (real)f;
-            } else {
-                uint16_t u;
-                memcpy(&u, src + 2 * k, 2);
-                dst[k] = (real)bf16_to_f32(u);
-            }
-        }
     }
     real *sc = model_scales(m);
     for (int i = 0; i < model_num_tensors(m); i++) sc[i] = 1;

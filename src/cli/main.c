@@ -14,12 +14,14 @@
 #include "../model/config.h"
 #include "../model/model.h"
 #include "../report/report.h"
+#include "../reparam/reparam.h"
 #include "../sweep/sweep.h"
 #include "../infer/eval.h"
 #include "../infer/generate.h"
 #include "../infer/infer.h"
 #include "../train/job.h"
 #include "../train/train.h"
+#include "../util/parse.h"
 #include "../util/utf8.h"
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -34,18 +36,16 @@
 static const char KEYS_HELP[] =
     "model keys:  vocab_size d_model n_layers n_heads n_kv_heads ffn_dim seq_len\n"
     "             mlp (gelu|swiglu) rope_theta norm_eps\n"
-    "             init (he|small|gpt2)  reparam (none|wesar|weightnorm|sigmareparam|residual|plain)\n"
-    "             sigma2 (common variance of stored matrices: wesar 4e-5, weightnorm and\n"
-    "             sigmareparam 16e-5 by default)\n"
+    "             init (he|small|gpt2)\n";
+/* here keys_help prints the reparameterizations, from reparam.h's table */
+static const char KEYS_HELP_TRAIN[] =
     "train keys:  data val_data out (default runs/<date>-<time>, runs/latest links to it)\n"
     "             tokenizer tokenizer_path (from the data's meta.json; recorded in checkpoints)\n"
     "             optim batch_size train_seq_len grad_accum steps warmup\n"
     "             decay_steps (the cosine reaches min_lr there and stays; default steps, kept on resume)\n"
-    "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n"
-    "             optim: adamw | adamw-nobc (no first-moment bias correction) | lion |\n"
-    "               liona (RECONSTRUCTED: l2 step norm fixed) | lionar (RECONSTRUCTED: rotational)\n"
-    "             --nesterov --inverse-bias-correction --rrc-correction (Lion family;\n"
-    "               all three RECONSTRUCTED from the paper's description, see README)\n"
+    "             lr min_lr_frac beta1 beta2 eps weight_decay grad_clip zloss\n";
+/* here keys_help prints the optimizers and their options, from optim.h's table */
+static const char KEYS_HELP_REST[] =
     "             log_every val_every val_batches ckpt_every (500) ckpt_final keep seed threads\n"
     "             precision (fp32|bf16: bf16 operands, fp32 accumulation; AVX-512 BF16)\n"
     "             on_spike (log|rollback) on_nan (stop|rollback) spike_window spike_k\n"
@@ -281,9 +281,7 @@ static int cmd_export(int argc, char **argv) {
 }
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *e;
-    *out = strtod(v, &e);
-    if (*e || e == v || !(*out >= lo && *out <= hi)) {
+    if (parse_real(v, lo, hi, out)) {
         fprintf(stderr, "wesar: error: %s: expected a number in [%.15g, %.15g], got '%s'\n", flag, lo, hi, v);
         return -1;
     }
@@ -625,7 +623,15 @@ static void usage(FILE *f) {
 
 static void command_help(const command *c) {
     printf("usage: wesar %s %s\n", c->name, c->synopsis);
-    for (int i = 0; i < 3 && c->help[i]; i++) fputs(c->help[i], stdout);
+    for (int i = 0; i < 3 && c->help[i]; i++) {
+        fputs(c->help[i], stdout);
+        if (c->help[i] == KEYS_HELP) { /* the keys, with the rules' tables where they belong */
+            reparam_help(stdout);
+            fputs(KEYS_HELP_TRAIN, stdout);
+            optim_help(stdout);
+            fputs(KEYS_HELP_REST, stdout);
+        }
+    }
 }
 
 /* OpenBLAS's start-up must fit ulimit -v: checked before any library's

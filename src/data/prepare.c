@@ -319,6 +319,8 @@ static int write_shards(prep *p, const char *out_dir, size_t n_train, size_t n_v
     return rc;
 }
 
+/* Long by design: the options checked, the boundary compiled, every input streamed into documents and
+ * tokens, the spill split into shards, and each failure cleaned up in one place (the one prep state). */
 int prepare_text(const char *const *inputs, int n_inputs, const char *out_dir, const prepare_opts *o,
                  char *err, size_t errlen) {
     if (!(o->val_fraction > 0 && o->val_fraction < 1)) {

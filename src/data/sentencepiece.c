@@ -137,6 +137,8 @@ static int read_piece(spm *m, pb *b, size_t *used, size_t cap, char *err, size_t
     return 0;
 }
 
+/* Two passes over the proto (count, then read), each field checked where it is read: long because
+ * every rejected feature of a model (unigram, a character map, ...) gets its own line here. */
 static int parse_model(spm *m, const uint8_t *data, size_t size, char *err, size_t errlen) {
     int f, w, model_type = 1, have_norm = 0;
     uint64_t v;

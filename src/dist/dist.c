@@ -1,5 +1,6 @@
 /* dist.c - MPI behind dist.h; without WESAR_MPI, one rank and no-ops. */
 #include "dist.h"
+#include "../util/clock.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,12 +92,6 @@ static MPI_Request g_req[MAX_REQ];
 static int g_nreq;
 static size_t g_inflight;
 static int g_watchdog;
-
-static double now_sec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* async-signal-safe pieces of a message */
 static void put(const char *s) {

@@ -34,6 +34,8 @@ int infer_recorded_tokenizer(const char *train_json, char *name, size_t nlen, ch
     return rc;
 }
 
+/* Long because of its one decision list: what MODEL is (checkpoint, run, export) and where its tokenizer
+ * comes from (flags, the checkpoint's record, its data, an export's files, bytes), each with its error. */
 int infer_open(infer_model *im, const char *path, const char *tok_name, const char *tok_path, int B,
                int T, char *err, size_t errlen) {
     memset(im, 0, sizeof *im);

@@ -78,8 +78,6 @@ void swiglu_fwd(real *out, const real *g, const real *u, size_t n);
 void swiglu_bwd(real *dg, real *du, const real *dout, const real *g,
                 const real *u, size_t n);
 
-/* out = a + b */
-void residual_fwd(real *out, const real *a, const real *b, size_t n);
 /* acc += x */
 void add_inplace(real *acc, const real *x, size_t n);
 

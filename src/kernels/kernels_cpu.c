@@ -389,11 +389,6 @@ void swiglu_bwd(real *dg, real *du, const real *dout, const real *g,
     }
 }
 
-void residual_fwd(real *out, const real *a, const real *b, size_t n) {
-#pragma omp parallel for
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
-
 void add_inplace(real *acc, const real *x, size_t n) {
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++) acc[i] += x[i];

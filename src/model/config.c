@@ -1,6 +1,7 @@
 /* config.c - presets, parsing and validation of model_config. */
 #include "config.h"
 #include "../util/fileio.h"
+#include "../util/parse.h"
 #include "../reparam/reparam.h"
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -39,10 +40,8 @@ int config_preset(model_config *cfg, const char *name, char *err, size_t errlen)
 }
 
 static int parse_int(const char *key, const char *v, int *out, char *err, size_t errlen) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < 0 || x > 1000000000L) {
+    long long x;
+    if (parse_integer(v, 0, 1000000000LL, &x)) {
         snprintf(err, errlen, "%s: expected a non-negative integer, got '%s'", key, v);
         return -1;
     }
@@ -51,10 +50,8 @@ static int parse_int(const char *key, const char *v, int *out, char *err, size_t
 }
 
 static int parse_double(const char *key, const char *v, double *out, char *err, size_t errlen) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x > 0) || x > 1e30) {
+    double x;
+    if (parse_real(v, 0, 1e30, &x) || !(x > 0)) {
         snprintf(err, errlen, "%s: expected a positive number, got '%s'", key, v);
         return -1;
     }
@@ -218,8 +215,7 @@ int config_finish(model_config *c, char *err, size_t errlen) {
     }
     /* a common sigma only means something where the stored matrices are decoupled from sigma_i */
     if (c->sigma2 > 0 && !rule->default_sigma2) {
-        snprintf(err, errlen, "sigma2: --reparam %s has no common sigma (use wesar, weightnorm or sigmareparam)",
-                 c->reparam);
+        snprintf(err, errlen, "sigma2: --reparam %s has no common sigma (use %s)", c->reparam, reparam_sigma_names());
         return -1;
     }
     if (!c->sigma2) c->sigma2 = rule->default_sigma2;

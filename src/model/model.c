@@ -371,52 +371,73 @@ static layer_acts layer_acts_of(model *m, int l, int B, int T) {
     return L;
 }
 
+/* Where one block's input, intermediates and output live.  Training points
+ * them at the saved activations (layer_acts); decode at its scratch rows,
+ * with the attention's and the MLP's norm sharing a buffer and out = x (no
+ * backward reads them). */
+typedef struct {
+    real *x, *mid, *an, *ar, *q, *k, *v, *att, *mn, *mr, *pg, *pu, *act, *out;
+    real *lse;            /* training: softmax statistics for the backward */
+    const real *kc, *vc;  /* decode: this layer's cache, k and v written into it at pos0 */
+    real *scores;         /* decode: attention scratch */
+} block_bufs;
+
+/* One transformer block over B x T rows at positions pos0.. (the one forward
+ * that training and decode share):
+ *   mid = x + W_o attn(rope(W_q n(x)), rope(W_k n(x)), W_v n(x))
+ *   out = mid + W_d mlp(n(mid))          mlp: gelu(W_u .) or silu(W_gate .) * W_u . */
+static void block_forward(model *m, int l, const block_bufs *b, int B, int T, int pos0) {
+    const model_config *c = &m->cfg;
+    const int *t = m->layer_t[l];
+    int M = B * T, d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
+    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim, h2 = hd / 2;
+    real eps = (real)c->norm_eps;
+    size_t Md = (size_t)M * d, MF = (size_t)M * F;
+    const real *cos = m->rope_cos + (size_t)pos0 * h2, *sin = m->rope_sin + (size_t)pos0 * h2;
+
+    rmsnorm_fwd(b->an, b->ar, b->x, PARAM(t[K_ATTN_NORM]), M, d, eps);
+    matmul_fwd(b->q, b->an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
+    matmul_fwd(b->k, b->an, MAT(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
+    matmul_fwd(b->v, b->an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
+    rope_fwd(b->q, cos, sin, B, T, H, hd);
+    rope_fwd(b->k, cos, sin, B, T, Hkv, hd);
+    if (b->kc) attention_cached(b->att, b->scores, b->q, b->kc, b->vc, T, pos0, H, Hkv, hd);
+    else attention_fwd(b->att, b->lse, m->a.att_scratch, b->q, b->k, b->v, B, T, H, Hkv, hd);
+    matmul_fwd(b->mid, b->att, MAT(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
+    add_inplace(b->mid, b->x, Md);
+
+    rmsnorm_fwd(b->mn, b->mr, b->mid, PARAM(t[K_MLP_NORM]), M, d, eps);
+    matmul_fwd(b->pu, b->mn, MAT(t[K_WU]), m->scale[t[K_WU]], M, d, F);
+    if (c->mlp == MLP_SWIGLU) {
+        matmul_fwd(b->pg, b->mn, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
+        swiglu_fwd(b->act, b->pg, b->pu, MF);
+    } else {
+        gelu_fwd(b->act, b->pu, MF);
+    }
+    matmul_fwd(b->out, b->act, MAT(t[K_WD]), m->scale[t[K_WD]], M, F, d);
+    add_inplace(b->out, b->mid, Md);
+}
+
 /* The layers and the final norm: everything up to the head. */
 static int forward_body(model *m, const int32_t *tok, int B, int T) {
     const model_config *c = &m->cfg;
     if (B < 1 || B > m->B || T < 1 || T > m->T) return -1;
-    int M = B * T, d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
-    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim;
-    real eps = (real)c->norm_eps;
-    size_t Md = (size_t)M * d, MF = (size_t)M * F;
+    size_t Md = (size_t)B * T * c->d_model;
     activations *a = &m->a;
     m->cur_B = B;
     m->cur_T = T;
     m->cur_tok = tok;
     model_effective(m);
 
-    embed_fwd(a->resid, tok, MAT(m->t_embed), m->scale[m->t_embed], M, d);
+    embed_fwd(a->resid, tok, MAT(m->t_embed), m->scale[m->t_embed], B * T, c->d_model);
     for (int l = 0; l < c->n_layers; l++) {
-        const int *t = m->layer_t[l];
         layer_acts L = layer_acts_of(m, l, B, T);
-        real *x = L.x, *mid = L.mid, *an = L.an, *ar = L.ar, *q = L.q, *k = L.k, *v = L.v;
-        real *att = L.att, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
-
-        rmsnorm_fwd(an, ar, x, PARAM(t[K_ATTN_NORM]), M, d, eps);
-        matmul_fwd(q, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
-        matmul_fwd(k, an, MAT(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
-        matmul_fwd(v, an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
-        rope_fwd(q, m->rope_cos, m->rope_sin, B, T, H, hd);
-        rope_fwd(k, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
-        attention_fwd(att, L.lse, a->att_scratch, q, k, v, B, T, H, Hkv, hd);
-        matmul_fwd(mid, att, MAT(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
-        add_inplace(mid, x, Md);
-
-        rmsnorm_fwd(mn, mr, mid, PARAM(t[K_MLP_NORM]), M, d, eps);
-        matmul_fwd(pu, mn, MAT(t[K_WU]), m->scale[t[K_WU]], M, d, F);
-        if (c->mlp == MLP_SWIGLU) {
-            real *pg = L.pg;
-            matmul_fwd(pg, mn, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
-            swiglu_fwd(act, pg, pu, MF);
-        } else {
-            gelu_fwd(act, pu, MF);
-        }
-        real *out = a->resid + (l + 1) * Md;
-        matmul_fwd(out, act, MAT(t[K_WD]), m->scale[t[K_WD]], M, F, d);
-        add_inplace(out, mid, Md);
+        block_bufs b = {L.x, L.mid, L.an, L.ar, L.q, L.k, L.v, L.att, L.mn, L.mr, L.pg, L.pu, L.act,
+                        a->resid + (l + 1) * Md, L.lse, NULL, NULL, NULL};
+        block_forward(m, l, &b, B, T, 0);
     }
     rmsnorm_fwd(a->final_n, a->final_rstd, a->resid + (size_t)c->n_layers * Md,
-                PARAM(m->t_final_norm), M, d, eps);
+                PARAM(m->t_final_norm), B * T, c->d_model, (real)c->norm_eps);
     return 0;
 }
 
@@ -504,39 +525,18 @@ void kv_cache_reset(kv_cache *kv) { kv->len = 0; }
 int model_decode(model *m, kv_cache *kv, const int32_t *tok, int n, real *logits) {
     const model_config *c = &m->cfg;
     if (n < 1 || kv->len + n > kv->max_T) return -1;
-    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, hd = d / H;
-    int qdim = H * hd, kvdim = Hkv * hd, F = c->ffn_dim, V = c->vocab_size, p0 = kv->len, h2 = hd / 2;
-    real eps = (real)c->norm_eps;
-    size_t nd = (size_t)n * d, nF = (size_t)n * F;
+    int d = c->d_model, kvdim = c->n_kv_heads * (d / c->n_heads), p0 = kv->len;
     embed_fwd(kv->x, tok, MAT(m->t_embed), m->scale[m->t_embed], n, d);
     for (int l = 0; l < c->n_layers; l++) {
-        const int *t = m->layer_t[l];
         real *kc = kv->k + (size_t)l * kv->max_T * kvdim, *vc = kv->v + (size_t)l * kv->max_T * kvdim;
-        real *knew = kc + (size_t)p0 * kvdim, *vnew = vc + (size_t)p0 * kvdim;
-        rmsnorm_fwd(kv->an, kv->rstd, kv->x, PARAM(t[K_ATTN_NORM]), n, d, eps);
-        matmul_fwd(kv->q, kv->an, MAT(t[K_WQ]), m->scale[t[K_WQ]], n, d, qdim);
-        matmul_fwd(knew, kv->an, MAT(t[K_WK]), m->scale[t[K_WK]], n, d, kvdim);
-        matmul_fwd(vnew, kv->an, MAT(t[K_WV]), m->scale[t[K_WV]], n, d, kvdim);
-        rope_fwd(kv->q, m->rope_cos + (size_t)p0 * h2, m->rope_sin + (size_t)p0 * h2, 1, n, H, hd);
-        rope_fwd(knew, m->rope_cos + (size_t)p0 * h2, m->rope_sin + (size_t)p0 * h2, 1, n, Hkv, hd);
-        attention_cached(kv->att, kv->scores, kv->q, kc, vc, n, p0, H, Hkv, hd);
-        matmul_fwd(kv->mid, kv->att, MAT(t[K_WO]), m->scale[t[K_WO]], n, qdim, d);
-        add_inplace(kv->mid, kv->x, nd);
-        rmsnorm_fwd(kv->an, kv->rstd, kv->mid, PARAM(t[K_MLP_NORM]), n, d, eps);
-        matmul_fwd(kv->pu, kv->an, MAT(t[K_WU]), m->scale[t[K_WU]], n, d, F);
-        if (c->mlp == MLP_SWIGLU) {
-            matmul_fwd(kv->pg, kv->an, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], n, d, F);
-            swiglu_fwd(kv->act, kv->pg, kv->pu, nF);
-        } else {
-            gelu_fwd(kv->act, kv->pu, nF);
-        }
-        matmul_fwd(kv->x, kv->act, MAT(t[K_WD]), m->scale[t[K_WD]], n, F, d);
-        add_inplace(kv->x, kv->mid, nd);
+        block_bufs b = {kv->x, kv->mid, kv->an, kv->rstd, kv->q, kc + (size_t)p0 * kvdim, vc + (size_t)p0 * kvdim,
+                        kv->att, kv->an, kv->rstd, kv->pg, kv->pu, kv->act, kv->x, NULL, kc, vc, kv->scores};
+        block_forward(m, l, &b, 1, n, p0);
     }
     /* only the last row's logits are needed */
     const real *last = kv->x + (size_t)(n - 1) * d;
-    rmsnorm_fwd(kv->an, kv->rstd, last, PARAM(m->t_final_norm), 1, d, eps);
-    matmul_fwd(logits, kv->an, MAT(m->t_head), m->scale[m->t_head], 1, d, V);
+    rmsnorm_fwd(kv->an, kv->rstd, last, PARAM(m->t_final_norm), 1, d, (real)c->norm_eps);
+    matmul_fwd(logits, kv->an, MAT(m->t_head), m->scale[m->t_head], 1, d, c->vocab_size);
     kv->len += n;
     return 0;
 }

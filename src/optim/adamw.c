@@ -27,7 +27,7 @@ static void adamw_update(real *p, const real *g, real *const *state, size_t n,
 
 const optim_rule optim_adamw = {
     "adamw", "AdamW (torch.optim.AdamW semantics: decay p -= lr*wd*p, bias-corrected moments)",
-    2, adamw_update};
+    2, adamw_update, NULL, 0};
 
 static void adamw_nobc_update(real *p, const real *g, real *const *state, size_t n,
                               const tensor_info *t, const optim_step_args *a) {
@@ -37,4 +37,4 @@ static void adamw_nobc_update(real *p, const real *g, real *const *state, size_t
 
 const optim_rule optim_adamw_nobc = {
     "adamw-nobc", "AdamW without the first-moment bias correction (Kosson et al. 2024)", 2,
-    adamw_nobc_update};
+    adamw_nobc_update, NULL, 0};

@@ -23,13 +23,21 @@
 
 #define RRC_F_MIN 0.05
 
+/* The family's options (all three RECONSTRUCTED from the paper's
+ * description, see README), in the order of a->opt */
+enum { NESTEROV, IBC, RRC, N_OPTIONS };
+static const optim_option OPTIONS[N_OPTIONS] = {
+    [NESTEROV] = {"nesterov", "nesterov", "one EMA (beta1), Nesterov-style direction (RECONSTRUCTED)", 1, 0, 1, 0},
+    [IBC] = {"inverse_bias_correction", "ibc", "the step times (1 - beta^t) (RECONSTRUCTED)", 1, 0, 1, 0},
+    [RRC] = {"rrc_correction", "rrc", "the RRC / SNR factor per tensor (RECONSTRUCTED)", 1, 0, 1, 0}};
+
 static inline real sign_of(real x) { return (real)((x > 0) - (x < 0)); }
 
 /* Updates the momentum m in place, writes the direction sign(...) into u and
  * returns the step multiplier from the options (ibc, rrc) times lr. */
 static double lion_direction(real *u, real *m, const real *g, size_t n, const optim_step_args *a) {
     double b1 = a->beta1, b2 = a->beta2, beta;
-    if (a->nesterov) {
+    if (a->opt[NESTEROV]) {
         beta = b1;
 #pragma omp parallel for
         for (size_t i = 0; i < n; i++) {
@@ -45,8 +53,8 @@ static double lion_direction(real *u, real *m, const real *g, size_t n, const op
         }
     }
     double scale = a->lr;
-    if (a->inverse_bias_correction) scale *= 1 - pow(beta, (double)a->t);
-    if (a->rrc_correction) {
+    if (a->opt[IBC]) scale *= 1 - pow(beta, (double)a->t);
+    if (a->opt[RRC]) {
         double mm = sumsq(m, n), gg = sumsq(g, n);
         double bc = 1 - pow(beta, (double)a->t), r = gg > 0 ? mm / (bc * bc) / gg : 0;
         double c = (1 - beta) / (1 + beta), f2 = (1 - r) / (1 - c);
@@ -122,10 +130,10 @@ static void lionar_update(real *p, const real *g, real *const *state, size_t n,
     }
 }
 
-const optim_rule optim_lion = {"lion", "Lion (Chen et al. 2023)", 2, lion_update};
+const optim_rule optim_lion = {"lion", "Lion (Chen et al. 2023)", 2, lion_update, OPTIONS, N_OPTIONS};
 const optim_rule optim_liona = {
-    "liona", "LionA: Lion with the l2 norm of each tensor's step fixed to lr*sqrt(numel) (reconstructed)",
-    2, liona_update};
+    "liona", "LionA: Lion with the l2 norm of each tensor's step fixed to lr*sqrt(numel) (RECONSTRUCTED)",
+    2, liona_update, OPTIONS, N_OPTIONS};
 const optim_rule optim_lionar = {
-    "lionar", "LionAR: rotational Lion, per-row angular steps, norms held fixed (reconstructed)",
-    3, lionar_update};
+    "lionar", "LionAR: rotational Lion, per-row angular steps, norms held fixed (RECONSTRUCTED)",
+    3, lionar_update, OPTIONS, N_OPTIONS};

@@ -25,8 +25,10 @@ static void residual_init(reparam_view *v, double target, double base, double si
 }
 
 const reparam_rule reparam_none = {
-    "none", "plain matrices; the embedding output is scaled to std 1 by a constant",
-    0, NULL, no_gate, 0, 0, fixed_embed, none_init, effective_fixed, grad_fixed, NULL};
+    .name = "none",
+    .summary = "plain matrices; the embedding output is scaled to std 1 by a constant",
+    .default_sigma2 = 0, .gate_name = NULL, .gate_len = no_gate, .power_iteration = 0, .materialize = 0,
+    .fixed = fixed_embed, .init = none_init, .effective = effective_fixed, .grad = grad_fixed, .step = NULL};
 
 /* The merged form every method exports to: W_eff = W, nothing else. */
 static void plain_init(reparam_view *v, double target, double base, double sigma, rng_t *r) {
@@ -35,9 +37,13 @@ static void plain_init(reparam_view *v, double target, double base, double sigma
 }
 
 const reparam_rule reparam_plain = {
-    "plain", "plain weights as exported: W_eff = W everywhere, no embedding scale",
-    0, NULL, no_gate, 0, 0, fixed_one, plain_init, effective_fixed, grad_fixed, NULL};
+    .name = "plain",
+    .summary = "plain weights as exported: W_eff = W everywhere, no embedding scale",
+    .default_sigma2 = 0, .gate_name = NULL, .gate_len = no_gate, .power_iteration = 0, .materialize = 0,
+    .fixed = fixed_one, .init = plain_init, .effective = effective_fixed, .grad = grad_fixed, .step = NULL};
 
 const reparam_rule reparam_residual = {
-    "residual", "Residual Scaling: fixed 1/sqrt(2N) on both sublayers' outputs (W_o, W_d)",
-    0, NULL, no_gate, 0, 0, residual_fixed, residual_init, effective_fixed, grad_fixed, NULL};
+    .name = "residual",
+    .summary = "Residual Scaling: fixed 1/sqrt(2N) on both sublayers' outputs (W_o, W_d)",
+    .default_sigma2 = 0, .gate_name = NULL, .gate_len = no_gate, .power_iteration = 0, .materialize = 0,
+    .fixed = residual_fixed, .init = residual_init, .effective = effective_fixed, .grad = grad_fixed, .step = NULL};

@@ -2,6 +2,7 @@
 #include "reparam.h"
 #include "../model/model.h"
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 extern const reparam_rule reparam_none, reparam_residual, reparam_wesar, reparam_weightnorm,
@@ -17,7 +18,40 @@ const reparam_rule *reparam_find(const char *name) {
     return NULL;
 }
 
-const char *reparam_names(void) { return "none, wesar, weightnorm, sigmareparam, residual, plain"; }
+#define N_RULES ((int)(sizeof rules / sizeof *rules))
+
+static void list(char *buf, size_t len, int common_sigma_only, const char *sep, const char *last) {
+    int n = 0, k = 0;
+    for (int i = 0; i < N_RULES; i++) n += !common_sigma_only || rules[i]->default_sigma2 > 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_RULES; i++) {
+        if (common_sigma_only && !(rules[i]->default_sigma2 > 0)) continue;
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", k == 0 ? "" : k == n - 1 ? last : sep, rules[i]->name);
+        k++;
+    }
+}
+
+const char *reparam_names(void) {
+    static char names[256];
+    if (!names[0]) list(names, sizeof names, 0, ", ", ", ");
+    return names;
+}
+
+const char *reparam_sigma_names(void) {
+    static char names[256];
+    if (!names[0]) list(names, sizeof names, 1, ", ", " or ");
+    return names;
+}
+
+void reparam_help(FILE *f) {
+    fputs("             reparam, one of:\n", f);
+    for (int i = 0; i < N_RULES; i++) {
+        fprintf(f, "               %-13s %s", rules[i]->name, rules[i]->summary);
+        if (rules[i]->default_sigma2 > 0) fprintf(f, " (sigma2 %g)", rules[i]->default_sigma2);
+        fputc('\n', f);
+    }
+    fprintf(f, "             sigma2: the common variance of the stored matrices (%s)\n", reparam_sigma_names());
+}
 
 double init_std(init_scheme s, const model_config *c, int kind) {
     double d = c->d_model, N = c->n_layers, F = c->ffn_dim;

@@ -19,6 +19,7 @@
  */
 #ifndef WESAR_REPARAM_H
 #define WESAR_REPARAM_H
+#include <stdio.h>
 #include "../kernels/kernels.h"
 #include "../model/config.h"
 #include "../util/rng.h"
@@ -56,7 +57,9 @@ typedef struct {
 } reparam_rule;
 
 const reparam_rule *reparam_find(const char *name);
-const char *reparam_names(void);
+const char *reparam_names(void);        /* "none, wesar, ...", from the table */
+const char *reparam_sigma_names(void);  /* the rules with a common sigma: "wesar, weightnorm or sigmareparam" */
+void reparam_help(FILE *f);             /* the rules and their summaries, for --help */
 
 /* Table 1: std of the effective matrix of kind k under scheme s (the
  * embedding entry is the std of W_e itself; its output is rescaled to 1). */

@@ -80,5 +80,7 @@ static void sr_step(reparam_view *v) {
 }
 
 const reparam_rule reparam_sigmareparam = {
-    "sigmareparam", "sigma-Reparam: alpha * W / ||W||_2, one power iteration per step, alpha init 1",
-    16e-5, "alpha", sr_gate, 1, 0, fixed_embed, sr_init, sr_effective, sr_grad, sr_step};
+    .name = "sigmareparam",
+    .summary = "sigma-Reparam: alpha * W / ||W||_2, one power iteration per step, alpha init 1",
+    .default_sigma2 = 16e-5, .gate_name = "alpha", .gate_len = sr_gate, .power_iteration = 1, .materialize = 0,
+    .fixed = fixed_embed, .init = sr_init, .effective = sr_effective, .grad = sr_grad, .step = sr_step};

@@ -43,5 +43,7 @@ static void wn_grad(reparam_view *v) {
 }
 
 const reparam_rule reparam_weightnorm = {
-    "weightnorm", "Weight Normalization: per-row g_r * w_r/||w_r||, g trainable",
-    16e-5, "g", row_gates, 0, 1, fixed_one, wn_init, wn_effective, wn_grad, NULL};
+    .name = "weightnorm",
+    .summary = "Weight Normalization: per-row g_r * w_r/||w_r||, g trainable",
+    .default_sigma2 = 16e-5, .gate_name = "g", .gate_len = row_gates, .power_iteration = 0, .materialize = 1,
+    .fixed = fixed_one, .init = wn_init, .effective = wn_effective, .grad = wn_grad, .step = NULL};

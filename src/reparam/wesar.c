@@ -25,5 +25,7 @@ static void wesar_grad(reparam_view *v) {
 }
 
 const reparam_rule reparam_wesar = {
-    "wesar", "WeSaR: W ~ N(0, sigma^2), one trainable gate per matrix, init sigma_i/sigma",
-    4e-5, "gate", one_gate, 0, 0, fixed_one, wesar_init, wesar_effective, wesar_grad, NULL};
+    .name = "wesar",
+    .summary = "WeSaR: W ~ N(0, sigma^2), one trainable gate per matrix, init sigma_i/sigma",
+    .default_sigma2 = 4e-5, .gate_name = "gate", .gate_len = one_gate, .power_iteration = 0, .materialize = 0,
+    .fixed = fixed_one, .init = wesar_init, .effective = wesar_effective, .grad = wesar_grad, .step = NULL};

@@ -1,6 +1,7 @@
 /* runs.c - reading a run directory for the report (runs.h).  Not a hot
  * path: plain growable arrays and cJSON per line. */
 #include "runs.h"
+#include "../optim/optim.h"
 #include "../util/fileio.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -94,14 +95,14 @@ static int read_config(run *r, const char *dir, char *err, size_t errlen) {
     r->lr = num(tc, "lr");
     r->warmup = num_long(tc, "warmup", -1);
     r->steps = num_long(tc, "steps", -1);
-    const char *extras[] = {"nesterov", "inverse_bias_correction", "rrc_correction"};
-    const char *short_names[] = {"nesterov", "ibc", "rrc"};
     char ex[64] = "";
-    for (int i = 0; i < 3; i++)
-        if (num(tc, extras[i]) == 1) {
-            size_t k = strlen(ex);
-            snprintf(ex + k, sizeof ex - k, "+%s", short_names[i]);
-        }
+    for (int i = 0; i < optim_n_options(); i++) { /* the optimizer's own options, where not at their default */
+        const optim_option *o = optim_option_at(i);
+        double v = num(tc, o->name);
+        size_t k = strlen(ex);
+        if (isfinite(v) && v != o->def && o->is_switch) snprintf(ex + k, sizeof ex - k, "+%s", o->label);
+        else if (isfinite(v) && v != o->def) snprintf(ex + k, sizeof ex - k, " %s=%g", o->label, v);
+    }
     if (num(tc, "beta1") != 0.9 && isfinite(num(tc, "beta1"))) {
         size_t k = strlen(ex);
         snprintf(ex + k, sizeof ex - k, " b1=%g", num(tc, "beta1"));

@@ -1,6 +1,7 @@
 /* sweep.c - the grid's points: parse the sweep, build each point's job, run what is not done. */
 #define _GNU_SOURCE
 #include "sweep.h"
+#include "../util/clock.h"
 #include "points.h"
 #include "table.h"
 #include "../ckpt/rundir.h"
@@ -250,12 +251,6 @@ int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
 }
 
 /* --- running ------------------------------------------------------------ */
-
-static double now_sec(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static int write_json(const char *path, cJSON *j, char *err, size_t errlen) {
     char *text = cJSON_PrintUnformatted(j);

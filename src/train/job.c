@@ -44,8 +44,10 @@ static int job_from_checkpoint(job *j, const char *resume, char *err, size_t n) 
     return 0;
 }
 
+/* an optimizer's on/off option (optim.h), given bare as --NAME */
 static int is_switch(const char *key) {
-    return !strcmp(key, "nesterov") || !strcmp(key, "inverse_bias_correction") || !strcmp(key, "rrc_correction");
+    const optim_option *o = optim_option_at(optim_option_index(key));
+    return o && o->is_switch;
 }
 
 /* preset, then config file, then every other flag in order; with --resume
@@ -113,6 +115,6 @@ int job_key_applies(const job *j, const char *key) {
         const reparam_rule *r = reparam_find(j->mc.reparam);
         return r && r->default_sigma2 > 0;
     }
-    if (is_switch(key)) return strncmp(j->tc.optim, "adamw", 5) != 0; /* the switches are the Lion family's */
+    if (optim_option_index(key) >= 0) return optim_rule_has(optim_find(j->tc.optim), key);
     return 1;
 }

@@ -1,9 +1,12 @@
-/* train.h - the training loop: batches, accumulation, clipping, AdamW,
- * validation, progress line, JSON-lines log, checkpoints. */
+/* train.h - a training job: its keys (train_keys.c), one optimizer step
+ * (trainer.c: micro-batches, accumulation, the gradient sum over ranks,
+ * clipping, the optimizer rule), and the whole run (train.c: validation,
+ * spikes and rollback, the progress line, the JSON-lines logs, checkpoints). */
 #ifndef WESAR_TRAIN_H
 #define WESAR_TRAIN_H
 #include "../kernels/kernels.h"
 #include "../model/config.h"
+#include "../optim/optim.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +20,7 @@ typedef struct {
     char tokenizer[32];    /* the data's tokenizer, from its meta.json (or --tokenizer for shards
                               without one): recorded so eval and generate find it */
     char tokenizer_path[1024];
-    char optim[32];
+    char optim[32];        /* an optimizer of optim.h's table (adamw, lion, ...) */
     int batch_size;        /* sequences per micro-batch (B) */
     int seq_len;           /* T; 0 = the model's context */
     int grad_accum;        /* micro-batches per step */
@@ -30,7 +33,7 @@ typedef struct {
     int ckpt_final;        /* 1: write a checkpoint after the last step */
     int keep;              /* keep the newest K checkpoints (0 = all) */
     char resume_from[1024];/* checkpoint to continue from (see rundir.h) */
-    int nesterov, inverse_bias_correction, rrc_correction; /* Lion family options (lion.c) */
+    double optim_opt[OPTIM_MAX_OPTIONS]; /* the optimizers' own options (optim.h), by optim_option_index */
     int on_spike;          /* ON_SPIKE_LOG or ON_SPIKE_ROLLBACK */
     int on_nan;            /* ON_NAN_STOP or ON_NAN_ROLLBACK */
     int spike_window;      /* losses the spike detector remembers (spike.h) */
@@ -48,7 +51,6 @@ typedef struct {
 } train_config;
 
 /* Defaults; a preset name ("tiny", ...) may tune the run length and batch. */
-#define TRAIN_CKPT_EVERY 500   /* the default checkpoint interval, in steps */
 void train_defaults(train_config *t, const char *preset);
 /* Same codes as config_set: 0 ok, 1 unknown key, -1 bad value. */
 int train_set(train_config *t, const char *key, const char *value, char *err, size_t errlen);
