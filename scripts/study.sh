@@ -45,11 +45,12 @@ long() { # part 3: long enough for the gates to move (sum of lr over the steps >
         --grid init+reparam=he+wesar,he+none,he+weightnorm --grid sigma2=$SIGMA2_BEST
 }
 
-kosson() { # part 4: Kosson et al.'s optimizers, warmup 0 and 5 %, He init; the Lion family at a tenth
-    # of AdamW's lr (Lion's usual ratio; the paper's own lrs were not retrieved, see the spec).  The last
-    # is LionAR with high momentum (beta 0.98), Nesterov and the inverse bias correction.
+kosson() { # part 4: Kosson et al.'s optimizers, warmup 0 and 5 %, He init.  LionA at a tenth of
+    # AdamW's lr (Lion's usual ratio), LionAR at an angle of 1e-2 per step (README: Optimizers); the
+    # paper's own lrs were not retrieved (see the spec).  The last is LionAR with high momentum
+    # (beta 0.98), Nesterov and the inverse bias correction.
     part kosson --seeds 2,3,4 --tune-seed 1 --base "$PROXY $SHORT" --grid warmup=0,15 \
-        --grid optim+lr+beta1+nesterov+inverse_bias_correction=adamw+4e-3+0.9+0+0,adamw-nobc+4e-3+0.9+0+0,liona+4e-4+0.9+0+0,lionar+4e-4+0.9+0+0,lionar+4e-4+0.98+1+1
+        --grid optim+lr+beta1+nesterov+inverse_bias_correction=adamw+4e-3+0.9+0+0,adamw-nobc+4e-3+0.9+0+0,liona+4e-4+0.9+0+0,lionar+1e-2+0.9+0+0,lionar+1e-2+0.98+1+1
 }
 
 parts=("$@")

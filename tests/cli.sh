@@ -298,5 +298,21 @@ case $W in *asan*) ;; *)
         fail "ulimit -v 150000: rc $(cat "$WORK/rc"): $(cat "$WORK/e")" ;;
 esac
 
+# the README's tables against the code's: every optimizer, option and reparameterization that
+# `train --help` lists (from optim.c's and reparam.c's tables) has its row or entry in README.md
+README="$(dirname "$0")/../README.md"
+expect_ok "$W" train --help
+sed -n '/optim, one of:/,/^             log_every/p' "$WORK/o" > "$WORK/optim_help"
+[ "$(grep -c '^               [a-z]' "$WORK/optim_help")" -ge 5 ] || fail "train --help: the optimizers' table: $(cat "$WORK/optim_help")"
+for o in $(grep '^               [a-z]' "$WORK/optim_help" | awk '{print $1}'); do
+    grep -q "^| \`$o\` |" "$README" || fail "README: no row for optimizer $o (src/optim's table has it)"
+done
+for f in $(grep -o -- '^             --[a-z-]*' "$WORK/optim_help"); do
+    grep -q -- "\`$f\`" "$README" || fail "README: optimizer option $f is not described"
+done
+for r in $(sed -n '/reparam, one of:/,/sigma2:/p' "$WORK/o" | grep '^               [a-z]' | awk '{print $1}'); do
+    grep "^| \`reparam\` |" "$README" | grep -q "\`$r\`" || fail "README: the reparam row lacks $r (src/reparam's table has it)"
+done
+
 echo "cli: $FAILS failure(s)"
 [ "$FAILS" -eq 0 ]
