@@ -2,7 +2,7 @@
 # tests/bf16.sh - --precision bf16 trains like fp32: the same small model and
 # batches on tinyshakespeare, 200 steps each; the bf16 curve must differ from
 # fp32's (the flag is in effect) yet end within 2% of it, and a bf16 run must
-# resume exactly.  usage: bf16.sh WESAR WORKDIR DATA
+# resume exactly; eval's perplexity in bf16 within 1e-3 relative of fp32's.  usage: bf16.sh WESAR WORKDIR DATA
 set -u
 W=$1 WORK=$2 DATA=$3
 rm -rf "$WORK" && mkdir -p "$WORK"
@@ -37,4 +37,19 @@ expect_ok "$W" train --resume "$WORK/r2" --quiet
 cmp -s <(grep '"step":120,' "$WORK/r1/log.jsonl" | sed 's/"ms".*//') \
        <(grep '"step":120,' "$WORK/r2/log.jsonl" | sed 's/"ms".*//') ||
     fail "bf16 resume differs: $(grep '"step":120,' "$WORK/r1/log.jsonl" "$WORK/r2/log.jsonl")"
+# eval and generate take --precision too: bf16 perplexity within 1e-3 relative of fp32's, and not equal
+head -c 20000 "$DATA/tinyshakespeare/input.txt" | tail -c 6000 > "$WORK/held.txt"
+for p in fp32 bf16; do
+    expect_ok "$W" eval "$WORK/r1" --wikitext "$WORK/held.txt" --json --precision $p
+    cp "$WORK/o" "$WORK/eval_$p.json"
+done
+python3 - "$WORK/eval_fp32.json" "$WORK/eval_bf16.json" << 'OUTER' || fail "eval --precision bf16 vs fp32"
+import json, sys
+a, b = (json.load(open(p))["wikitext"]["token_perplexity"] for p in sys.argv[1:3])
+print(f"eval: fp32 perplexity {a:.6f}, bf16 {b:.6f}, relative {abs(b - a) / a:.2e}")
+assert a != b, "bf16 perplexity equals fp32's bit for bit: the flag had no effect"
+assert abs(b - a) < 1e-3 * a
+OUTER
+expect_ok "$W" generate "$WORK/r1" --prompt "ROMEO:" --max-new 20 --precision bf16
+expect_fail "--precision: expected fp32 or bf16, got 'fp8'" "$W" eval "$WORK/r1" --wikitext "$WORK/held.txt" --precision fp8
 exit $((FAILS != 0))

@@ -84,7 +84,8 @@ static const char INFER_HELP[] =
     "  MODEL: a checkpoint, a run directory (newest checkpoint) or an export directory\n"
     "  --tokenizer NAME --tokenizer-path P   when the checkpoint does not record its tokenizer\n"
     "  --seq-len N           the context (the model's by default)\n"
-    "  --threads N           kernel threads (all cores)\n";
+    "  --threads N           kernel threads (all cores)\n"
+    "  --precision fp32|bf16 matmul operands (bf16: rounded to bf16, fp32 accumulation; AVX-512 BF16)\n";
 
 static const char EVAL_HELP[] =
     "  --wikitext FILE       WikiText-2 token/word/byte perplexity (rolling windows, as lm-eval)\n"
@@ -339,7 +340,7 @@ static int cmd_prepare(int argc, char **argv) {
 }
 
 /* the flags eval and generate share, and MODEL */
-typedef struct { const char *path, *tok, *tok_path; int seq_len, threads; } infer_flags;
+typedef struct { const char *path, *tok, *tok_path; int seq_len, threads, bf16; } infer_flags;
 
 /* 1: argv[*i] was one of the shared flags or MODEL; -1: a bad value; 0: neither */
 static int infer_arg(infer_flags *f, int argc, char **argv, int *i) {
@@ -354,6 +355,12 @@ static int infer_arg(infer_flags *f, int argc, char **argv, int *i) {
     } else if (!k && (k = opt(argc, argv, i, "--threads", &v)) > 0) {
         if (parse_num("--threads", v, 1, 1 << 20, &x)) return -1;
         f->threads = (int)x;
+    } else if (!k && (k = opt(argc, argv, i, "--precision", &v)) > 0) {
+        f->bf16 = !strcmp(v, "bf16");
+        if (!f->bf16 && strcmp(v, "fp32")) {
+            fprintf(stderr, "wesar: error: --precision: expected fp32 or bf16, got '%s'\n", v);
+            return -1;
+        }
     } else if (!k && strncmp(argv[*i], "--", 2) && !f->path) f->path = argv[*i], k = 1;
     return k;
 }
@@ -365,6 +372,11 @@ static int infer_start(infer_flags *f, infer_model *im, const char *cmd, int B, 
     }
     if (f->threads && kernels_set_threads(f->threads) < f->threads) {
         snprintf(err, errlen, "--threads: %d asked for, but at most %d run here", f->threads, kernels_threads());
+        return -1;
+    }
+    if (f->bf16 && kernels_set_precision(PRECISION_BF16)) {
+        snprintf(err, errlen, "--precision bf16: needs a CPU with AVX-512 BF16 (avx512_bf16 in /proc/cpuinfo) and "
+                 "the fp32 build; use --precision fp32");
         return -1;
     }
     return infer_open(im, f->path, f->tok, f->tok_path, B, f->seq_len, err, errlen);
