@@ -354,7 +354,7 @@ void model_zero_grad(model *m) { memset(m->grads, 0, m->n_params * sizeof(real))
 
 /* Layer l's slices of the saved activations for a B x T batch. */
 typedef struct {
-    real *x, *mid, *an, *ar, *q, *k, *v, *att, *lse, *mn, *mr, *pg, *pu, *act;
+    real *x, *mid, *attn_n, *attn_rstd, *q, *k, *v, *att, *att_lse, *mlp_n, *mlp_rstd, *pre_g, *pre_u, *act;
 } layer_acts;
 
 static layer_acts layer_acts_of(model *m, int l, int B, int T) {
@@ -376,8 +376,8 @@ static layer_acts layer_acts_of(model *m, int l, int B, int T) {
  * with the attention's and the MLP's norm sharing a buffer and out = x (no
  * backward reads them). */
 typedef struct {
-    real *x, *mid, *an, *ar, *q, *k, *v, *att, *mn, *mr, *pg, *pu, *act, *out;
-    real *lse;            /* training: softmax statistics for the backward */
+    real *x, *mid, *attn_n, *attn_rstd, *q, *k, *v, *att, *mlp_n, *mlp_rstd, *pre_g, *pre_u, *act, *out;
+    real *att_lse;            /* training: softmax statistics for the backward */
     const real *kc, *vc;  /* decode: this layer's cache, k and v written into it at pos0 */
     real *scores;         /* decode: attention scratch */
 } block_bufs;
@@ -395,24 +395,24 @@ static void block_forward(model *m, int l, const block_bufs *b, int B, int T, in
     size_t Md = (size_t)M * d, MF = (size_t)M * F;
     const real *cos = m->rope_cos + (size_t)pos0 * h2, *sin = m->rope_sin + (size_t)pos0 * h2;
 
-    rmsnorm_fwd(b->an, b->ar, b->x, PARAM(t[K_ATTN_NORM]), M, d, eps);
-    matmul_fwd(b->q, b->an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
-    matmul_fwd(b->k, b->an, MAT(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
-    matmul_fwd(b->v, b->an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
+    rmsnorm_fwd(b->attn_n, b->attn_rstd, b->x, PARAM(t[K_ATTN_NORM]), M, d, eps);
+    matmul_fwd(b->q, b->attn_n, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d, qdim);
+    matmul_fwd(b->k, b->attn_n, MAT(t[K_WK]), m->scale[t[K_WK]], M, d, kvdim);
+    matmul_fwd(b->v, b->attn_n, MAT(t[K_WV]), m->scale[t[K_WV]], M, d, kvdim);
     rope_fwd(b->q, cos, sin, B, T, H, hd);
     rope_fwd(b->k, cos, sin, B, T, Hkv, hd);
     if (b->kc) attention_cached(b->att, b->scores, b->q, b->kc, b->vc, T, pos0, H, Hkv, hd);
-    else attention_fwd(b->att, b->lse, m->a.att_scratch, b->q, b->k, b->v, B, T, H, Hkv, hd);
+    else attention_fwd(b->att, b->att_lse, m->a.att_scratch, b->q, b->k, b->v, B, T, H, Hkv, hd);
     matmul_fwd(b->mid, b->att, MAT(t[K_WO]), m->scale[t[K_WO]], M, qdim, d);
     add_inplace(b->mid, b->x, Md);
 
-    rmsnorm_fwd(b->mn, b->mr, b->mid, PARAM(t[K_MLP_NORM]), M, d, eps);
-    matmul_fwd(b->pu, b->mn, MAT(t[K_WU]), m->scale[t[K_WU]], M, d, F);
+    rmsnorm_fwd(b->mlp_n, b->mlp_rstd, b->mid, PARAM(t[K_MLP_NORM]), M, d, eps);
+    matmul_fwd(b->pre_u, b->mlp_n, MAT(t[K_WU]), m->scale[t[K_WU]], M, d, F);
     if (c->mlp == MLP_SWIGLU) {
-        matmul_fwd(b->pg, b->mn, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
-        swiglu_fwd(b->act, b->pg, b->pu, MF);
+        matmul_fwd(b->pre_g, b->mlp_n, MAT(t[K_WGATE]), m->scale[t[K_WGATE]], M, d, F);
+        swiglu_fwd(b->act, b->pre_g, b->pre_u, MF);
     } else {
-        gelu_fwd(b->act, b->pu, MF);
+        gelu_fwd(b->act, b->pre_u, MF);
     }
     matmul_fwd(b->out, b->act, MAT(t[K_WD]), m->scale[t[K_WD]], M, F, d);
     add_inplace(b->out, b->mid, Md);
@@ -432,8 +432,8 @@ static int forward_body(model *m, const int32_t *tok, int B, int T) {
     embed_fwd(a->resid, tok, MAT(m->t_embed), m->scale[m->t_embed], B * T, c->d_model);
     for (int l = 0; l < c->n_layers; l++) {
         layer_acts L = layer_acts_of(m, l, B, T);
-        block_bufs b = {L.x, L.mid, L.an, L.ar, L.q, L.k, L.v, L.att, L.mn, L.mr, L.pg, L.pu, L.act,
-                        a->resid + (l + 1) * Md, L.lse, NULL, NULL, NULL};
+        block_bufs b = {L.x, L.mid, L.attn_n, L.attn_rstd, L.q, L.k, L.v, L.att, L.mlp_n, L.mlp_rstd, L.pre_g, L.pre_u, L.act,
+                        a->resid + (l + 1) * Md, L.att_lse, NULL, NULL, NULL};
         block_forward(m, l, &b, B, T, 0);
     }
     rmsnorm_fwd(a->final_n, a->final_rstd, a->resid + (size_t)c->n_layers * Md,
@@ -548,9 +548,9 @@ const real *model_input_of(const model *m, int i, int *M) {
     if (t->layer < 0 || !*M) return NULL;
     layer_acts L = layer_acts_of((model *)m, t->layer, m->cur_B, m->cur_T);
     switch (t->kind) {
-    case K_WQ: case K_WK: case K_WV: return L.an;
+    case K_WQ: case K_WK: case K_WV: return L.attn_n;
     case K_WO: return L.att;
-    case K_WGATE: case K_WU: return L.mn;
+    case K_WGATE: case K_WU: return L.mlp_n;
     case K_WD: return L.act;
     default: return NULL;
     }
@@ -574,41 +574,41 @@ static void backward_body(model *m) {
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const int *t = m->layer_t[l];
         layer_acts L = layer_acts_of(m, l, B, T);
-        real *x = L.x, *mid = L.mid, *an = L.an, *ar = L.ar, *q = L.q, *k = L.k, *v = L.v;
-        real *att = L.att, *mn = L.mn, *mr = L.mr, *pu = L.pu, *act = L.act;
+        real *x = L.x, *mid = L.mid, *attn_n = L.attn_n, *attn_rstd = L.attn_rstd, *q = L.q, *k = L.k, *v = L.v;
+        real *att = L.att, *mlp_n = L.mlp_n, *mlp_rstd = L.mlp_rstd, *pre_u = L.pre_u, *act = L.act;
 
         /* d_resid = dL/d(out of layer l); the MLP branch adds to dL/d(mid) */
         matmul_bwd(a->dF_a, GRAD(t[K_WD]), a->d_resid, act, MAT(t[K_WD]), m->scale[t[K_WD]],
                    M, F, d, 0);
         if (c->mlp == MLP_SWIGLU) {
-            real *pg = L.pg;
-            swiglu_bwd(a->dF_b, a->dF_a, a->dF_a, pg, pu, MF);
-            matmul_bwd(a->d_tmp, GRAD(t[K_WGATE]), a->dF_b, mn, MAT(t[K_WGATE]),
+            real *pre_g = L.pre_g;
+            swiglu_bwd(a->dF_b, a->dF_a, a->dF_a, pre_g, pre_u, MF);
+            matmul_bwd(a->d_tmp, GRAD(t[K_WGATE]), a->dF_b, mlp_n, MAT(t[K_WGATE]),
                        m->scale[t[K_WGATE]], M, d, F, 0);
-            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, MAT(t[K_WU]), m->scale[t[K_WU]],
+            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mlp_n, MAT(t[K_WU]), m->scale[t[K_WU]],
                        M, d, F, 1);
         } else {
-            gelu_bwd(a->dF_a, a->dF_a, pu, MF);
-            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mn, MAT(t[K_WU]), m->scale[t[K_WU]],
+            gelu_bwd(a->dF_a, a->dF_a, pre_u, MF);
+            matmul_bwd(a->d_tmp, GRAD(t[K_WU]), a->dF_a, mlp_n, MAT(t[K_WU]), m->scale[t[K_WU]],
                        M, d, F, 0);
         }
-        rmsnorm_bwd(a->d_resid, GRAD(t[K_MLP_NORM]), a->d_tmp, mid, PARAM(t[K_MLP_NORM]), mr,
+        rmsnorm_bwd(a->d_resid, GRAD(t[K_MLP_NORM]), a->d_tmp, mid, PARAM(t[K_MLP_NORM]), mlp_rstd,
                     M, d, 1);
 
         /* d_resid = dL/d(mid); the attention branch adds to dL/dx */
         matmul_bwd(a->d_att, GRAD(t[K_WO]), a->d_resid, att, MAT(t[K_WO]), m->scale[t[K_WO]],
                    M, qdim, d, 0);
-        attention_bwd(a->dq, a->dk, a->dv, a->att_scratch, a->d_att, att, L.lse, q, k, v, B, T,
+        attention_bwd(a->dq, a->dk, a->dv, a->att_scratch, a->d_att, att, L.att_lse, q, k, v, B, T,
                       H, Hkv, hd);
         rope_bwd(a->dq, m->rope_cos, m->rope_sin, B, T, H, hd);
         rope_bwd(a->dk, m->rope_cos, m->rope_sin, B, T, Hkv, hd);
-        matmul_bwd(a->d_tmp, GRAD(t[K_WQ]), a->dq, an, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d,
+        matmul_bwd(a->d_tmp, GRAD(t[K_WQ]), a->dq, attn_n, MAT(t[K_WQ]), m->scale[t[K_WQ]], M, d,
                    qdim, 0);
-        matmul_bwd(a->d_tmp, GRAD(t[K_WK]), a->dk, an, MAT(t[K_WK]), m->scale[t[K_WK]], M, d,
+        matmul_bwd(a->d_tmp, GRAD(t[K_WK]), a->dk, attn_n, MAT(t[K_WK]), m->scale[t[K_WK]], M, d,
                    kvdim, 1);
-        matmul_bwd(a->d_tmp, GRAD(t[K_WV]), a->dv, an, MAT(t[K_WV]), m->scale[t[K_WV]], M, d,
+        matmul_bwd(a->d_tmp, GRAD(t[K_WV]), a->dv, attn_n, MAT(t[K_WV]), m->scale[t[K_WV]], M, d,
                    kvdim, 1);
-        rmsnorm_bwd(a->d_resid, GRAD(t[K_ATTN_NORM]), a->d_tmp, x, PARAM(t[K_ATTN_NORM]), ar, M,
+        rmsnorm_bwd(a->d_resid, GRAD(t[K_ATTN_NORM]), a->d_tmp, x, PARAM(t[K_ATTN_NORM]), attn_rstd, M,
                     d, 1);
         if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, l);
     }
