@@ -107,6 +107,14 @@ grep "^sweep \[" "$WORK/o" | grep -qv "lr=1e-2" && fail "an old point ran again"
 [ "$(sha256sum < "$WORK/u/reparam=none,lr=1e-3,seed=1/ckpt_00000020.bin")" = "$sha" ] || fail "a finished point was touched"
 [ "$(wc -l < "$WORK/u/summary.jsonl")" = 18 ] || fail "summary after the added value"
 
+# one sigma2 on the grid, tuned before on a seed this sweep leaves out (a study in parts): the cells
+# report it instead of waiting for the tuning seed's points (no training: all are done)
+expect_ok "$W" sweep --out "$WORK/u" --base "$BASE" --grid reparam=none,wesar --grid sigma2=64e-5 \
+    --grid lr=1e-3,3e-3 --seeds 2 --tune-seed 1 --threads 1
+grep "^sweep \[" "$WORK/o" && fail "a done point ran again"
+grep -q "^| reparam=wesar | [0-9.]* (0.0000) σ²=64e-5 | [0-9.]* (0.0000) σ²=64e-5 |" "$WORK/u/summary.md" &&
+    grep -q "the grid's one value, 64e-5" "$WORK/u/summary.md" || fail "one-sigma2 table: $(cat "$WORK/u/summary.md")"
+
 # a changed base for an existing point is refused, naming the key
 expect_fail "the base config changed since this point started: steps 20 -> 21" \
     "$W" sweep --out "$WORK/u" --base "$BASE --steps 21" "${GRID[@]}"

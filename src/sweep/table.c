@@ -170,7 +170,7 @@ int table_make(const sweep_spec *s, const point_list *pl, table *t) {
     t->lr = axis_of(s, "lr");
     t->sigma2 = axis_of(s, "sigma2");
     t->tune = s->tune_seed >= 0 ? s->tune_seed : s->seeds[0];
-    t->report_tune = s->n_seeds == 1;
+    t->report_tune = s->n_seeds == 1 && s->seeds[0] == t->tune; /* else the tuning seed is not in this sweep */
     t->rows = calloc((size_t)pl->n + 1, sizeof *t->rows);
     if (!t->rows) return -1;
     char lab[512];
@@ -210,6 +210,9 @@ void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const
         if (!any || v < best_v) c->sigma2 = t->sigma2 >= 0 ? p->val[t->sigma2] : NULL, best_v = v;
         any = 1;
     }
+    /* one sigma2 on the grid (a study that tuned it before, on another seed): nothing to choose */
+    for (int i = 0; i < pl->n && !any && t->sigma2 >= 0 && s->axis[t->sigma2].n == 1; i++)
+        if (in_cell(s, t, &pl->p[i], r, lv) && pl->p[i].val[t->sigma2]) c->sigma2 = pl->p[i].val[t->sigma2], any = 1;
     if (!any && t->sigma2 >= 0) {
         for (int i = 0; i < pl->n && !c->sigma2; i++) /* a row without sigma2 (collapsed) needs no tuning */
             if (in_cell(s, t, &pl->p[i], r, lv) && !pl->p[i].val[t->sigma2]) any = 1;
