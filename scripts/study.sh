@@ -5,14 +5,26 @@
 # every line present this command trains nothing and only rebuilds the tables
 # (runs/study/PART/summary.md, printed) from results/.
 #   usage: scripts/study.sh [PART...]      parts: sigma2 lr long kosson (default: all, in this order)
+#          scripts/study.sh --tables [PART...]   train nothing: from results/ alone, rebuild each
+#              part's table (runs/study-tables/PART/summary.md), its report
+#              (results/study/PART.html) and charts (results/study/charts/PART/*.svg), and the
+#              README's tables between <!-- study:PART --> and <!-- /study:PART -->
+#          scripts/study.sh --check [PART...]    the same, but only say whether README and
+#              results/study/ agree with results/ (exit 1 where they do not; the tests run it)
+#          scripts/study.sh --rerun PART POINT   rerun one line's config alone, in
+#              runs/study-rerun/, and compare what it measured with the line
 #   THREADS (1): threads per point; the numbers do not depend on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-W=build/wesar
+W=${W:-build/wesar}
 THREADS=${THREADS:-1}
+# OpenBLAS picks its kernels by CPU, and 300 steps of training amplify their rounding into
+# differences as large as the seed spread (README, "The study": 0.0084 between two CPUs).
+# Haswell's run on any x86 with AVX2; every line records what computed it ("gemm").
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 [ -x "$W" ] || make -s build/wesar
 DATA=data/tinyshakespeare/bytes
-[ -f "$DATA/meta.json" ] || "$W" prepare ../shared/data/tinyshakespeare/input.txt "$DATA" > /dev/null
+[ -f "$DATA/meta.json" ] || "$W" prepare "${WESAR_DATA:-../shared/data}/tinyshakespeare/input.txt" "$DATA" > /dev/null
 
 # The proxy (README "The proxy"): d 128, N 24 keeps the 1.3B model's sigma_bulk/sigma_resid;
 # lr 4e-3 matches its relative steps.  Rapid-style schedule: warmup 10, 300 steps.
@@ -23,10 +35,19 @@ SHORT="--steps 300 --warmup 10 --val-every 100 --val-batches 8 --log-every 100 -
 METHODS=he+wesar,he+none,small+none,he+weightnorm,small+residual,gpt2+none,he+sigmareparam
 SIGMA2_BEST=256e-5 # part sigma2's best on the paper's grid for WeSaR, WN and sigmaReparam (seed 1)
 
-part() { # NAME SWEEP-ARGS...: run what is missing; the sweep prints the table
+MODE=run # run, tables, check
+part() { # NAME SWEEP-ARGS...: run what is missing and print the table, or (--tables, --check) only the table
     local name=$1; shift
-    echo "== results/study/$name.jsonl (table: runs/study/$name/summary.md)"
-    "$W" sweep --out "runs/study/$name" --results "results/study/$name.jsonl" --threads "$THREADS" "$@"
+    if [ "$MODE" = run ]; then
+        echo "== results/study/$name.jsonl (table: runs/study/$name/summary.md)"
+        "$W" sweep --out "runs/study/$name" --results "results/study/$name.jsonl" --threads "$THREADS" "$@"
+        return
+    fi
+    local out=runs/study-tables/$name gen=runs/study-tables/gen/$name
+    rm -rf "$out" "$gen" && mkdir -p "$gen"
+    "$W" sweep --out "$out" --results "results/study/$name.jsonl" --threads "$THREADS" --dry-run "$@" > "$gen/sweep.log"
+    "$W" report "$out" -o "$gen/$name.html" --charts "$gen/charts" > /dev/null
+    python3 scripts/study_readme.py "$name" "$out/summary.md" "$gen" "$MODE"
 }
 
 sigma2() { # part 1: sigma2 on the paper's grid, on the tuning seed 1
@@ -34,9 +55,9 @@ sigma2() { # part 1: sigma2 on the paper's grid, on the tuning seed 1
         --grid reparam=wesar,weightnorm,sigmareparam --grid sigma2=1e-5,4e-5,16e-5,64e-5,256e-5
 }
 
-lr() { # part 2: every method at three fresh seeds, lr from below the matched 4e-3 into instability
+lr() { # part 2: every method at three fresh seeds, lr from the matched 4e-3 into instability, then below it
     part lr-range --seeds 2,3,4 --tune-seed 1 --base "$PROXY $SHORT" \
-        --grid lr=4e-3,1.6e-2,1e-3,6.4e-2 --grid init+reparam=$METHODS --grid sigma2=$SIGMA2_BEST
+        --grid lr=4e-3,1.6e-2,6.4e-2,1e-3 --grid init+reparam=$METHODS --grid sigma2=$SIGMA2_BEST
 }
 
 long() { # part 3: long enough for the gates to move (sum of lr over the steps >= 2: 1000 steps at 4e-3)
@@ -53,6 +74,20 @@ kosson() { # part 4: Kosson et al.'s optimizers, warmup 0 and 5 %, He init.  Lio
         --grid optim+lr+beta1+nesterov+inverse_bias_correction=adamw+4e-3+0.9+0+0,adamw-nobc+4e-3+0.9+0+0,liona+4e-4+0.9+0+0,lionar+1e-2+0.9+0+0,lionar+1e-2+0.98+1+1
 }
 
+rerun() { # PART POINT: the line's config alone, then what it measured against the line
+    local file=results/study/$1.jsonl dir=runs/study-rerun/$1/$2
+    mkdir -p "runs/study-rerun/$1" && rm -rf "$dir"
+    python3 scripts/study_readme.py --config "$file" "$2" "$DATA" > "$dir.config.json"
+    "$W" train --config "$dir.config.json" --out "$dir" --threads "$THREADS" --quiet
+    python3 scripts/study_readme.py --compare "$file" "$2" "$dir"
+}
+
+case ${1:-} in
+    --tables) MODE=tables; shift ;;
+    --check) MODE=check; shift ;;
+    --rerun) [ $# -eq 3 ] || { echo "usage: scripts/study.sh --rerun PART POINT" >&2; exit 2; }
+        rerun "$2" "$3"; exit ;;
+esac
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(sigma2 lr long kosson)
 for p in "${parts[@]}"; do

@@ -135,6 +135,12 @@ if [ -f "$DATA/tinyshakespeare/input.txt" ]; then
 else
     skip "bf16" "$DATA/tinyshakespeare/input.txt not found (set WESAR_DATA)"
 fi
+if [ -f "$DATA/tinyshakespeare/input.txt" ]; then
+    run "release/study: the README's tables and results/study/ are what results/ gives" \
+        env W=build/release/wesar WESAR_DATA="$DATA" scripts/study.sh --check
+else
+    skip "study tables" "$DATA/tinyshakespeare/input.txt not found (set WESAR_DATA)"
+fi
 if [ "${WESAR_SKIP_FUZZ:-0}" = 1 ]; then
     skip "fuzz" "WESAR_SKIP_FUZZ=1"
 else

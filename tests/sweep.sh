@@ -47,6 +47,10 @@ for lr in ("1e-3", "3e-3"):
     cell = "%.4f (0.0000)" % by["reparam=none,lr=%s,seed=2" % lr]["final_val_loss"]
     assert cell in md, (cell, md)
 assert "| reparam=none |" in md and "over seed 2;" in md and "seed 1, which is not among them" in md, md
+for lr in ("1e-3", "3e-3"):  # the tuning table: seed 1 at each sigma2, the grid's order
+    row = "| reparam=wesar lr=%s | %s |" % (lr, " | ".join("%.4f" % by["reparam=wesar,sigma2=%s,lr=%s,seed=1" % (s, lr)]
+                                                             ["final_val_loss"] for s in ("4e-5", "64e-5")))
+    assert row in md and "| seed 1 (tuning) | σ²=4e-5 | σ²=64e-5 |" in md, (row, md)
 print(md)
 PYEOF
 
@@ -191,13 +195,71 @@ want = float(open(sys.argv[2]).read().split()[1])
 assert abs(val - want) < 5e-7, (val, want)  # the log's 6 decimals
 PYEOF
 
+# --dry-run, and the table, report and charts from the lines alone (a fresh machine): Figure 1 from
+# the lines' "figure1", the columns from the smallest lr whatever the grid's order, a cell still
+# running says how many seeds are in, the spikes table sums the lines' counts
+FIG=(--base "$BASE --steps 10 --telemetry-every 2" --seeds 1,2 --tune-seed 9 --threads 1)
+expect_ok "$W" sweep --out "$WORK/f" "${FIG[@]}" --grid lr=3e-3,1e-3 --results "$WORK/fig.jsonl"
+$PY - "$WORK/fig.jsonl" "$WORK/f" "$WORK/fig3.jsonl" << 'PYEOF' || fail "figure1 in the summary lines"
+import json, sys, os
+L = [json.loads(l) for l in open(sys.argv[1])]
+for r in L:  # the line's trace is the run's own telemetry: the last (only) layer's W_d and W_u
+    tel = [json.loads(l) for l in open(os.path.join(sys.argv[2], r["point"], "telemetry.jsonl"))]
+    for k in ("W_d", "W_u"):
+        want = [[t["step"], t["matrices"]["layers.0.mlp." + k]["update_ratio"]] for t in tel]
+        want = [w for w in want if w[1] > 0]
+        assert [[a, round(b, 9)] for a, b in r["figure1"][k]] == [[a, round(b, 9)] for a, b in want], (k, r["figure1"][k], want)
+    assert r["gemm"].startswith("openblas "), r["gemm"]
+with open(sys.argv[3], "w") as f:  # the point lr=1e-3,seed=2 not done yet
+    f.writelines(json.dumps(r) + "\n" for r in L if r["point"] != "lr=1e-3,seed=2")
+PYEOF
+rm -rf "$WORK/f"
+cp "$WORK/fig3.jsonl" "$WORK/fig3.keep"
+expect_ok "$W" sweep --out "$WORK/f" "${FIG[@]}" --grid lr=1e-2,3e-3,1e-3 --results "$WORK/fig3.jsonl" --dry-run
+grep -q "^sweep: dry run: 3 of 6 points to do, none trained" "$WORK/o" || fail "dry run: $(cat "$WORK/o")"
+grep -q "^sweep \[" "$WORK/o" && fail "a dry run trained: $(grep "^sweep \[" "$WORK/o")"
+cmp -s "$WORK/fig3.jsonl" "$WORK/fig3.keep" || fail "a dry run wrote the results file"
+ls "$WORK/f" | grep -q seed= && fail "a dry run made point directories: $(ls "$WORK/f")"
+$PY - "$WORK/fig3.jsonl" "$WORK/f/summary.md" << 'PYEOF' || fail "the dry run's table"
+import json, sys, statistics
+L = {json.loads(l)["point"]: json.loads(l) for l in open(sys.argv[1])}
+md = open(sys.argv[2]).read()
+assert "| method | lr=1e-3 | lr=3e-3 | lr=1e-2 |" in md, md
+a = [L["lr=3e-3,seed=%d" % s]["final_val_loss"] for s in (1, 2)]
+one = L["lr=1e-3,seed=1"]["final_val_loss"]
+row = "| all | %.4f (0.0000) [1 of 2 seeds] | %.4f (%.4f) | – |" % (one, statistics.mean(a), statistics.stdev(a))
+assert row in md, (row, md)
+sp = lambda lr, ss: "%d / %d" % tuple(sum(L["lr=%s,seed=%d" % (lr, s)][k] for s in ss) for k in ("spikes_detector", "spikes_spec_rule"))
+row = "| all | %s | %s | – |" % (sp("1e-3", (1,)), sp("3e-3", (1, 2)))
+assert row in md and "Spikes, summed over the same points" in md, (row, md)
+PYEOF
+expect_ok "$W" report "$WORK/f" -o "$WORK/f.html" --charts "$WORK/fc"
+[ "$(cd "$WORK/fc" && ls | tr '\n' ' ')" = "figure1-W_d.svg figure1-W_u.svg lr-sensitivity.svg " ] ||
+    fail "charts (no sigma2 axis: no sigma2 chart): $(ls "$WORK/fc")"
+$PY - "$WORK/fc" "$WORK/fig3.jsonl" << 'PYEOF' || fail "the charts drawn from the lines"
+import json, sys, xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+L = {json.loads(l)["point"]: json.loads(l) for l in open(sys.argv[2])}
+for k in ("W_d", "W_u"):  # the best cell (lr=3e-3 or 1e-3)'s first reported point: one line per method
+    t = ET.parse(sys.argv[1] + "/figure1-%s.svg" % k)
+    lines = [p.get("points").split() for p in t.iter(ns + "polyline")]
+    assert len(lines) == 1, lines
+    assert any(len(lines[0]) == len(r["figure1"][k]) for r in L.values()), (lines, k)
+    assert "all" in [x.text for x in t.iter(ns + "text")], "no legend"
+t = ET.parse(sys.argv[1] + "/lr-sensitivity.svg")
+xs = [float(p.split(",")[0]) for p in next(t.iter(ns + "polyline")).get("points").split()]
+assert len(xs) == 2 and xs == sorted(xs), xs  # lr=1e-3 left of 3e-3, whatever the grid's order
+PYEOF
+expect_fail "report --charts: expected one sweep directory (it holds sweep.json), got $WORK/u/reparam=none,lr=1e-3,seed=1" \
+    "$W" report "$WORK/u/reparam=none,lr=1e-3,seed=1" --charts "$WORK/x"
+
 # wesar report SWEEPDIR: the table, LR sensitivity with the seeds' band and diverged crosses, sigma2
 # tuning, the Figure-1 panels; checked in the HTML, then on a headless Chromium screenshot
 expect_ok "$W" sweep --out "$WORK/r" --base "$BASE --steps 30 --telemetry-every 2 --grad-clip 0" \
     --grid reparam=none,wesar --grid sigma2=4e-5,256e-5 --grid lr=1e-3,1 --seeds 1,2 --threads 1
 expect_ok "$W" report "$WORK/r" -o "$WORK/r.html"
 grep -q "wrote $WORK/r.html (the sweep $WORK/r)" "$WORK/o" || fail "report output: $(cat "$WORK/o")"
-for needle in "LR sensitivity" "σ² tuning" "Figure 1" "W_d, last layer" "W_u, last layer" "reparam=wesar" "diverged (1/1)"; do
+for needle in "LR sensitivity" "σ² tuning" "Figure 1" "W_d of the last layer" "W_u of the last layer" "reparam=wesar" "diverged (1/1)"; do
     grep -qF "$needle" "$WORK/r.html" || fail "sweep report lacks '$needle'"
 done
 [ "$(grep -o "<title>diverged at 1</title>" "$WORK/r.html" | wc -l)" -ge 2 ] || fail "no diverged crosses at lr=1"

@@ -119,6 +119,7 @@ static const char SWEEP_HELP[] =
     "  --diverge-factor F    a loss above F x step 1's ends a point as diverged (2; 0 = off)\n"
     "  --threads N           threads per point (the cores / the ranks on this node)\n"
     "  --results FILE        summary lines kept apart from OUT (a study in parts): a point with a line is done\n"
+    "  --dry-run             train nothing: say how many points are to do, write the table from what is done\n"
     "  --file F              the same as key = value lines: out, base, grid.KEY, seeds, tune_seed, ...\n"
     "  Killed and started again with the same command, it resumes where it was.  Under mpirun\n"
     "  -np P the points are dealt out among the ranks.\n";
@@ -290,19 +291,23 @@ static int parse_num(const char *flag, const char *v, double lo, double hi, doub
 }
 
 static int cmd_report(int argc, char **argv) {
-    const char *outp = "report.html", *v;
+    const char *outp = "report.html", *charts = NULL, *v;
     const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
     int n = 0, k = 0;
     if (!dirs) return die("out of memory");
     for (int i = 0; i < argc && k >= 0; i++) {
         if (!strcmp(argv[i], "-o")) k = i + 1 < argc ? (outp = argv[++i], 1) : -1;
         else if ((k = opt(argc, argv, &i, "--out", &v)) > 0) outp = v;
+        else if (!k && (k = opt(argc, argv, &i, "--charts", &v)) > 0) charts = v;
         else if (!k && !strncmp(argv[i], "-", 1)) k = -1, bad_arg("report", argv[i]);
         else if (!k) dirs[n++] = argv[i];
         if (k < 0 && !strcmp(argv[i], "-o")) fprintf(stderr, "wesar: error: report: -o needs a file name\n");
     }
     char err[1400];
-    int rc = k < 0 ? -1 : n ? report_write(dirs, n, outp, err, sizeof err) : -1;
+    int rc = k < 0 ? -1 : !n ? -1 : !charts ? report_write(dirs, n, outp, err, sizeof err)
+           : n == 1 && report_is_sweep(dirs[0]) ? report_sweep(dirs[0], outp, charts, err, sizeof err)
+           : (snprintf(err, sizeof err, "report --charts: expected one sweep directory (it holds sweep.json), got %s",
+                       dirs[0]), -1);
     if (!n && k >= 0) snprintf(err, sizeof err, "report: expected one or more run directories (wesar report RUNDIR... -o report.html)");
     if (!rc && n == 1 && report_is_sweep(dirs[0])) printf("wrote %s (the sweep %s)\n", outp, dirs[0]);
     else if (!rc) printf("wrote %s (%d run%s)\n", outp, n, n == 1 ? "" : "s");
@@ -599,7 +604,8 @@ static const command COMMANDS[] = {
     {"export", cmd_export, "[--format hf|gguf] [--dtype f32|f16|bf16] CHECKPOINT OUT   (merged weights)",
      {EXPORT_HELP, NULL, NULL}},
     {"report", cmd_report, "RUNDIR... [-o report.html]   (loss curves, spikes, update ratios: one HTML page)",
-     {"  -o FILE, --out FILE   the page to write (report.html)\n", NULL, NULL}},
+     {"  -o FILE, --out FILE   the page to write (report.html)\n"
+      "  --charts DIR          a sweep's charts, each also as DIR/NAME.svg with its legend (for a README)\n", NULL, NULL}},
     {"eval", cmd_eval, "MODEL [--wikitext FILE] [--lambada FILE] [--stride N] [--limit N] [--json]",
      {INFER_HELP, EVAL_HELP, NULL}},
     {"generate", cmd_generate, "MODEL [--prompt TEXT] [--max-new N] [--temperature T] [--top-k K] [--top-p P]",

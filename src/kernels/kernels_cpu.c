@@ -4,6 +4,7 @@
 #include "gemm_bf16.h"
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,6 +35,12 @@ extern float expf(float) __attribute__((simd("notinbranch")));
 #endif
 
 static int precision = PRECISION_FP32;
+
+const char *kernels_gemm_name(void) {
+    static char name[64];
+    if (!name[0]) snprintf(name, sizeof name, "openblas %s", openblas_get_corename());
+    return name;
+}
 
 int kernels_set_threads(int n) {
     int fit = blas_limit_threads();

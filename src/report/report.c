@@ -92,7 +92,7 @@ int report_write(const char *const *dirs, int n, const char *out_path, char *err
     for (int i = 0; i < n; i++)
         if (report_is_sweep(dirs[i])) {
             if (n > 1) return report_fail(err, errlen, "report: %s is a sweep: it is drawn alone", dirs[i]);
-            return report_sweep(dirs[0], out_path, err, errlen);
+            return report_sweep(dirs[0], out_path, NULL, err, errlen);
         }
     run *runs = calloc((size_t)n, sizeof *runs);
     if (!runs) return report_fail(err, errlen, "out of memory");

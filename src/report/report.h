@@ -22,7 +22,9 @@ int report_write(const char *const *run_dirs, int n_runs, const char *out_path, 
 
 /* A sweep's directory (it holds sweep.json, see sweep.h) is drawn on a page
  * of its own (sweep_page.c): the table, LR sensitivity, sigma2 tuning and
- * the Figure-1 panels of each method's best cell. */
+ * the Figure-1 panels of each method's best cell.  charts_dir (NULL: none)
+ * also gets each chart as a standalone .svg (lr-sensitivity, sigma2-tuning,
+ * figure1-W_d, figure1-W_u), legends inside, for a README. */
 int report_is_sweep(const char *dir);
-int report_sweep(const char *sweep_dir, const char *out_path, char *err, size_t errlen);
+int report_sweep(const char *sweep_dir, const char *out_path, const char *charts_dir, char *err, size_t errlen);
 #endif

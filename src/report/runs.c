@@ -196,3 +196,38 @@ int run_read(run *r, const char *dir, char *err, size_t errlen) {
     return 0;
 }
 
+
+enum { FIG1_KINDS = 2 }; /* kinds[0..1]: W_u, W_d */
+
+cJSON *run_figure1_json(const run *r) {
+    if (!r->has_tel || !r->tel[M_RATIO][1].n) return NULL;
+    cJSON *j = cJSON_CreateObject();
+    for (int k = 0; j && k < FIG1_KINDS; k++) {
+        const series *s = &r->tel[M_RATIO][k];
+        cJSON *a = cJSON_AddArrayToObject(j, kinds[k]);
+        for (int i = 0; a && i < s->n; i++) {
+            double xy[2] = {s->x[i], s->y[i]};
+            cJSON *pt = cJSON_CreateDoubleArray(xy, 2);
+            if (!pt || !cJSON_AddItemToArray(a, pt)) a = NULL;
+        }
+        if (!a) {
+            cJSON_Delete(j);
+            j = NULL;
+        }
+    }
+    return j;
+}
+
+int run_figure1_from_json(run *r, const cJSON *j) {
+    for (int k = 0; k < FIG1_KINDS; k++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, kinds[k]), *pt;
+        if (!cJSON_IsArray(a)) return -1;
+        cJSON_ArrayForEach(pt, a) {
+            const cJSON *x = cJSON_GetArrayItem(pt, 0), *y = cJSON_GetArrayItem(pt, 1);
+            if (cJSON_GetArraySize(pt) != 2 || !cJSON_IsNumber(x) || !cJSON_IsNumber(y)) return -1;
+            if (series_add(&r->tel[M_RATIO][k], x->valuedouble, y->valuedouble)) return -1;
+        }
+    }
+    r->has_tel = 1;
+    return 0;
+}

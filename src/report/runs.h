@@ -3,6 +3,7 @@
  * per matrix type (telemetry.jsonl). */
 #ifndef WESAR_RUNS_H
 #define WESAR_RUNS_H
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 typedef struct { double *x, *y; int n, cap; } series;
@@ -30,6 +31,12 @@ void series_free(series *s);
 /* 0, or -1 with err naming the file, the line and what was wrong */
 int run_read(run *r, const char *dir, char *err, size_t errlen);
 void run_free(run *r);
+/* Figure 1's data, the last layer's W_u and W_d update_ratio, as a sweep's
+ * summary line keeps it ({"W_u": [[step, value], ...], "W_d": ...}) so the
+ * report draws the panel where the run directory is gone (a fresh machine).
+ * NULL without telemetry or memory; from_json: 0, or -1 (bad or no memory). */
+cJSON *run_figure1_json(const run *r);
+int run_figure1_from_json(run *r, const cJSON *j);
 /* err from a format, made one printable line; returns -1 */
 int report_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #endif

@@ -97,8 +97,29 @@ static void axes(out *o, const frame *fr, const char *xlabel, const char *ylabel
 }
 
 /* One chart; returns 0 if it had nothing to draw. */
+/* the legend's box: one row per entry, right-aligned in the plot area */
+static void legend_box(out *o, const frame *fr, const legend_item *lg, int n) {
+    size_t longest = 0;
+    for (int i = 0; i < n; i++) longest = strlen(lg[i].label) > longest ? strlen(lg[i].label) : longest;
+    int bw = 26 + 6 * (int)longest, bh = 6 + 14 * n, x = fr->w - fr->right - bw - 4, y = fr->top + 4;
+    emit(o, "<rect x='%d' y='%d' width='%d' height='%d' fill='white' fill-opacity='0.85' stroke='#ccc'/>\n", x, y, bw, bh);
+    for (int i = 0; i < n; i++) {
+        emit(o, "<rect x='%d' y='%d' width='10' height='10' fill='%s'/><text x='%d' y='%d'>", x + 6, y + 5 + 14 * i,
+             lg[i].color, x + 20, y + 14 + 14 * i);
+        emit_escaped(o, lg[i].label);
+        emit(o, "</text>\n");
+    }
+}
+
 int plot(out *o, const char *title, const char *xlabel, const char *ylabel, const trace *tr, int n, int w, int h,
          int logx) {
+    return plot_legend(o, title, xlabel, ylabel, tr, n, w, h, logx, NULL, 0);
+}
+
+/* over 60 lines: the frame's extent, then each trace kind's marks, in one pass
+ * each; split further it would pass the frame and the traces around for nothing */
+int plot_legend(out *o, const char *title, const char *xlabel, const char *ylabel, const trace *tr, int n, int w,
+                int h, int logx, const legend_item *lg, int n_lg) {
     frame fr = {w, h, 58, 12, 26, 34, INFINITY, -INFINITY, INFINITY, -INFINITY, logx};
     for (int i = 0; i < n; i++)
         for (int side = 0; side < 2; side++) {
@@ -159,7 +180,9 @@ int plot(out *o, const char *title, const char *xlabel, const char *ylabel, cons
                      X, py(&fr, s->y[k]), s->x[k], s->y[k]);
         }
     }
-    emit(o, "</svg></svg>\n");
+    emit(o, "</svg>\n");
+    if (n_lg) legend_box(o, &fr, lg, n_lg);
+    emit(o, "</svg>\n");
     return 1;
 }
 

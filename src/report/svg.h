@@ -21,4 +21,9 @@ typedef struct { const series *s; const char *color; trace_kind kind; const seri
 /* One chart; returns 0 if it had nothing to draw.  logx: a log x axis. */
 int plot(out *o, const char *title, const char *xlabel, const char *ylabel, const trace *tr, int n, int w, int h,
          int logx);
+/* The same with a legend (label, colour) in the top-right corner, so that the
+ * chart reads alone as an .svg file (the README's study charts). */
+typedef struct { const char *label, *color; } legend_item;
+int plot_legend(out *o, const char *title, const char *xlabel, const char *ylabel, const trace *tr, int n, int w,
+                int h, int logx, const legend_item *lg, int n_lg);
 #endif

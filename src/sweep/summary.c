@@ -5,6 +5,8 @@
 #include "sweep.h"
 #include "points.h"
 #include "table.h"
+#include "../kernels/kernels.h"
+#include "../report/runs.h"
 #include "../util/fileio.h"
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +16,16 @@
 static void add_num(cJSON *j, const char *key, double v) {
     if (isfinite(v)) cJSON_AddNumberToObject(j, key, v);
     else cJSON_AddNullToObject(j, key);
+}
+
+/* the report's Figure-1 data, so it can be drawn from the line alone */
+static void add_figure1(cJSON *j, const char *dir) {
+    run r;
+    char err[256];
+    memset(&r, 0, sizeof r);
+    cJSON *f = run_read(&r, dir, err, sizeof err) ? NULL : run_figure1_json(&r);
+    if (f) cJSON_AddItemToObject(j, "figure1", f);
+    run_free(&r);
 }
 
 /* one summary line: the point's full config (enough to rerun it alone), the
@@ -41,34 +53,76 @@ static cJSON *point_line(const point *p, const cJSON *res, outcome *o) {
     if (o->diverged) cJSON_AddNumberToObject(j, "diverged_step", (double)o->diverged_step);
     add_num(j, "clipped_fraction", o->clipped);
     add_num(j, "tokens_per_s", o->tok_s);
+    add_figure1(j, p->dir);
+    /* the line is made right after the point ran, on its machine: what its numbers rerun the same on */
+    cJSON_AddStringToObject(j, "gemm", kernels_gemm_name());
     return j;
 }
 
-/* The Markdown table: a row per method, a column per lr. */
+/* A Markdown table: a row per method, a column per lr, each cell's text from text() */
+static void grid(FILE *f, const sweep_spec *s, const table *t, const point_list *pl, const outcome *o,
+                 void (*text)(const cell_stat *, char *, size_t), const char *what) {
+    int nc = table_n_cols(s, t);
+    fprintf(f, "| method |");
+    for (int v = 0; v < nc; v++) fprintf(f, " %s%s |", t->lr >= 0 ? "lr=" : what, t->lr >= 0 ? table_col(s, t, v) : "");
+    fprintf(f, "\n|---|");
+    for (int v = 0; v < nc; v++) fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (int r = 0; r < t->n_rows; r++) {
+        fprintf(f, "| %s |", t->rows[r]);
+        for (int v = 0; v < nc; v++) {
+            cell_stat c;
+            char buf[160];
+            table_cell(s, t, pl, o, r, table_col(s, t, v), &c);
+            text(&c, buf, sizeof buf);
+            fprintf(f, " %s |", buf);
+        }
+        fprintf(f, "\n");
+    }
+}
+
+/* the spikes table's cell: "0 / 12 (3 seeds)", the detector's and the spec rule's counts summed */
+static void spikes_text(const cell_stat *c, char *buf, size_t n) {
+    if (!c->tot) snprintf(buf, n, "–");
+    else snprintf(buf, n, "%ld / %ld%s", c->spikes_detector, c->spikes_spec, c->div ? " ×" : "");
+}
+
+/* The tuning seed's final val loss at every sigma2: what each cell's choice rests on */
+static void tuning_table(FILE *f, const sweep_spec *s, const table *t, const point_list *pl, const outcome *o) {
+    const sweep_axis *sg = &s->axis[t->sigma2];
+    fprintf(f, "\n| seed %ld (tuning) |", t->tune);
+    for (int k = 0; k < sg->n; k++) fprintf(f, " σ²=%s |", sg->vals[k]);
+    fprintf(f, "\n|---|");
+    for (int k = 0; k < sg->n; k++) fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (int r = 0; r < t->n_rows; r++)
+        for (int v = 0; v < table_n_cols(s, t); v++) {
+            const char *lv = table_col(s, t, v);
+            int any = 0;
+            for (int k = 0; k < sg->n; k++) any |= table_tune_point(s, t, pl, r, lv, sg->vals[k]) >= 0;
+            if (!any) continue; /* a row without sigma2 (reparam=none) has nothing to tune */
+            fprintf(f, "| %s%s%s |", t->rows[r], lv ? " lr=" : "", lv ? lv : "");
+            for (int k = 0; k < sg->n; k++) {
+                int i = table_tune_point(s, t, pl, r, lv, sg->vals[k]);
+                if (i < 0 || !o[i].done) fprintf(f, " – |");
+                else if (o[i].diverged || isnan(o[i].final_val)) fprintf(f, " diverged |");
+                else fprintf(f, " %.4f |", o[i].final_val);
+            }
+            fprintf(f, "\n");
+        }
+    fprintf(f, "\nσ² tuning: the final val loss of seed %ld at each σ²; each cell of the first table uses the "
+               "lowest.\n", t->tune);
+}
+
+/* The loss table, then the spikes table, with what they mean. */
 static int write_table(const sweep_spec *s, const point_list *pl, const outcome *o, FILE *f) {
     table t;
     if (table_make(s, pl, &t)) return -1;
-    int nc = t.lr >= 0 ? s->axis[t.lr].n : 1;
     char seeds[512] = "";
     for (int k = 0, at = 0; k < s->n_seeds; k++)
         if (s->seeds[k] != t.tune || t.report_tune)
             at += snprintf(seeds + at, sizeof seeds - (size_t)at, "%s%ld", at ? ", " : "", s->seeds[k]);
-    fprintf(f, "| method |");
-    for (int v = 0; v < nc; v++) fprintf(f, " %s%s |", t.lr >= 0 ? "lr=" : "final val loss", t.lr >= 0 ? s->axis[t.lr].vals[v] : "");
-    fprintf(f, "\n|---|");
-    for (int v = 0; v < nc; v++) fprintf(f, "---|");
-    fprintf(f, "\n");
-    for (int r = 0; r < t.n_rows; r++) {
-        fprintf(f, "| %s |", t.rows[r]);
-        for (int v = 0; v < nc; v++) {
-            cell_stat c;
-            char text[160];
-            table_cell(s, &t, pl, o, r, t.lr >= 0 ? s->axis[t.lr].vals[v] : NULL, &c);
-            table_cell_text(&c, text, sizeof text);
-            fprintf(f, " %s |", text);
-        }
-        fprintf(f, "\n");
-    }
+    grid(f, s, &t, pl, o, table_cell_text, "final val loss");
     fprintf(f, "\nFinal validation loss, mean (sample std) over seed%s %s", strchr(seeds, ',') ? "s" : "", seeds);
     if (t.report_tune && t.sigma2 >= 0) fprintf(f, "; one seed only: σ² is chosen and reported on the same seed, a hint, not a result.\n");
     else if (t.report_tune) fprintf(f, "; one seed only, so no spread (the std is 0): a hint, not a result.\n");
@@ -77,6 +131,12 @@ static int write_table(const sweep_spec *s, const point_list *pl, const outcome 
     else if (t.sigma2 >= 0) fprintf(f, "; σ² chosen per cell by the final val loss of seed %ld, which is not among them.\n", t.tune);
     else fprintf(f, " (seed %ld, the tuning seed, is left out).\n", t.tune);
     fprintf(f, "Diverged: the loss went non-finite or above %g × step 1's. –: no finished point.\n", s->diverge_factor);
+    if (t.sigma2 >= 0 && s->axis[t.sigma2].n > 1) tuning_table(f, s, &t, pl, o);
+    fprintf(f, "\n");
+    grid(f, s, &t, pl, o, spikes_text, "spikes");
+    fprintf(f, "\nSpikes, summed over the same points: the detector's (the points' spike_window and spike_k) / the "
+               "spec's rule (a loss above 1.1 × the lowest of the 100 steps before; a run of such steps counts once). "
+               "×: a point diverged.\n");
     table_free(&t);
     return 0;
 }
@@ -121,7 +181,7 @@ int sweep_summarize(const sweep_spec *s, int print, char *err, size_t errlen) {
     int rc = !res || !o || !lines || make_dir(s->out, err, errlen) ? -1 : 0, done = 0;
     for (int i = 0; i < pl.n && !rc; i++) done += (lines[i] = point_line(&pl.p[i], res, &o[i])) != NULL;
     if (!rc) rc = write_lines(path, lines, pl.n, err, errlen);
-    if (!rc && s->results[0]) rc = write_results(s, &pl, lines, res, err, errlen);
+    if (!rc && s->results[0] && !s->dry_run) rc = write_results(s, &pl, lines, res, err, errlen); /* a dry run only reads it */
     char *md = NULL;
     size_t mdn = 0;
     FILE *mf = rc ? NULL : open_memstream(&md, &mdn);
@@ -132,7 +192,7 @@ int sweep_summarize(const sweep_spec *s, int print, char *err, size_t errlen) {
         snprintf(path, sizeof path, "%s/summary.md", s->out);
         rc = atomic_open(&af, path, err, errlen) || atomic_commit(&af, atomic_write(&af, md, mdn), err, errlen);
         if (!rc && print) printf("sweep: %d of %d points done; %s/summary.jsonl%s%s, %s/summary.md:\n\n%s", done, pl.n,
-                                 s->out, s->results[0] ? ", " : "", s->results, s->out, md);
+                                 s->out, s->results[0] && !s->dry_run ? ", " : "", s->dry_run ? "" : s->results, s->out, md);
     }
     for (int i = 0; lines && i < pl.n; i++) cJSON_Delete(lines[i]);
     free(lines);

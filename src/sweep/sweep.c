@@ -165,6 +165,10 @@ int sweep_parse(sweep_spec *s, int argc, char **argv, char *err, size_t errlen) 
         char key[64];
         if (strncmp(a, "--", 2)) { snprintf(err, errlen, "sweep: unexpected argument '%s' (see wesar sweep --help)", a); return -1; }
         job_flag_key(a, key, sizeof key);
+        if (!strcmp(key, "dry_run") && !eq) { /* the one flag without a value */
+            s->dry_run = 1;
+            continue;
+        }
         const char *val = eq && strcmp(key, "grid") ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
         if (eq && !strcmp(key, "grid")) val = eq + 1; /* --grid=lr=1e-3,... */
         if (!val) { snprintf(err, errlen, "%s: missing value", a); return -1; }
@@ -376,7 +380,8 @@ int sweep_run(const sweep_spec *s, char *err, size_t errlen) {
     for (int i = 0; i < pl.n && !rc; i++) rc = check_recorded(&pl.p[i], res, err, errlen); /* before any runs */
     for (int i = 0; i < pl.n; i++) todo += !point_done(&pl.p[i], res);
     double t0 = now_sec();
-    for (int i = rank; i < pl.n && !rc && !stopped; i += P) {
+    if (s->dry_run && !rank && !rc) printf("sweep: dry run: %d of %d points to do, none trained\n", todo, pl.n);
+    for (int i = rank; i < pl.n && !rc && !stopped && !s->dry_run; i += P) {
         point *p = &pl.p[i];
         if (point_done(p, res)) continue;
         char eta[32] = "?", who[32] = "";

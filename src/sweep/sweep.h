@@ -57,6 +57,7 @@ typedef struct {
     int threads;                     /* per point; 0: the cores / the ranks on this node */
     char results[1024];              /* optional: a JSON-lines file of summary lines kept apart from
                                         OUT (committed, say): a point with a line there is done */
+    int dry_run;                     /* --dry-run: train nothing; say what is to do, write the table */
 } sweep_spec;
 
 /* From `wesar sweep` flags (--out, --base, --grid KEY=V1,V2, --seeds, --tune-seed,

@@ -171,6 +171,12 @@ int table_make(const sweep_spec *s, const point_list *pl, table *t) {
     t->sigma2 = axis_of(s, "sigma2");
     t->tune = s->tune_seed >= 0 ? s->tune_seed : s->seeds[0];
     t->report_tune = s->n_seeds == 1 && s->seeds[0] == t->tune; /* else the tuning seed is not in this sweep */
+    for (int v = 0; t->lr >= 0 && v < s->axis[t->lr].n; v++) { /* insertion sort by value */
+        double x = strtod(s->axis[t->lr].vals[v], NULL);
+        int k = v;
+        for (; k > 0 && strtod(s->axis[t->lr].vals[t->lr_order[k - 1]], NULL) > x; k--) t->lr_order[k] = t->lr_order[k - 1];
+        t->lr_order[k] = v;
+    }
     t->rows = calloc((size_t)pl->n + 1, sizeof *t->rows);
     if (!t->rows) return -1;
     char lab[512];
@@ -181,6 +187,12 @@ int table_make(const sweep_spec *s, const point_list *pl, table *t) {
         if (!dup) t->rows[t->n_rows++] = strdup(lab);
     }
     return 0;
+}
+
+int table_n_cols(const sweep_spec *s, const table *t) { return t->lr >= 0 ? s->axis[t->lr].n : 1; }
+
+const char *table_col(const sweep_spec *s, const table *t, int v) {
+    return t->lr >= 0 ? s->axis[t->lr].vals[t->lr_order[v]] : NULL;
 }
 
 void table_free(table *t) {
@@ -195,6 +207,12 @@ static int in_cell(const sweep_spec *s, const table *t, const point *p, int r, c
     char lab[512];
     table_row_label(s, t, p, lab, sizeof lab);
     return !strcmp(lab, t->rows[r]) && (t->lr < 0 || same(p->val[t->lr], lv));
+}
+
+int table_tune_point(const sweep_spec *s, const table *t, const point_list *pl, int r, const char *lv, const char *sv) {
+    for (int i = 0; t->sigma2 >= 0 && i < pl->n; i++)
+        if (pl->p[i].seed == t->tune && in_cell(s, t, &pl->p[i], r, lv) && same(pl->p[i].val[t->sigma2], sv)) return i;
+    return -1;
 }
 
 void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const outcome *o, int r, const char *lv,
@@ -223,9 +241,12 @@ void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const
     for (int i = 0; i < pl->n; i++) {
         const point *p = &pl->p[i];
         if (!in_cell(s, t, p, r, lv) || (t->sigma2 >= 0 && !same(p->val[t->sigma2], c->sigma2)) ||
-            (p->seed == t->tune && !t->report_tune) || !o[i].done)
+            (p->seed == t->tune && !t->report_tune))
             continue;
+        c->want++;
+        if (!o[i].done) continue;
         c->tot++;
+        c->spikes_detector += o[i].spikes_detector, c->spikes_spec += o[i].spikes_spec;
         if (c->best < 0) c->best = i;
         if (o[i].diverged || isnan(o[i].final_val)) { c->div++; continue; }
         double v = o[i].final_val;
@@ -244,5 +265,6 @@ void table_cell_text(const cell_stat *c, char *buf, size_t n) {
         at = (size_t)snprintf(buf, n, "%.4f (%.4f)", c->mean, c->sd);
         if (c->div && at < n) at += (size_t)snprintf(buf + at, n - at, " [%d/%d diverged]", c->div, c->tot);
     }
+    if (c->tot && c->tot < c->want && at < n) at += (size_t)snprintf(buf + at, n - at, " [%d of %d seeds]", c->tot, c->want);
     if (c->sigma2 && at < n) snprintf(buf + at, n - at, " σ²=%s", c->sigma2);
 }

@@ -28,7 +28,13 @@ typedef struct {
     int report_tune;    /* one seed only: tuned and reported on it */
     char **rows;        /* labels, in grid order */
     int n_rows;
+    int lr_order[SWEEP_MAX_VALUES]; /* the lr values' indices, smallest lr first */
 } table;
+
+/* The table's columns: the lr values from the smallest, whatever the grid's
+ * order (a study adds values as it goes); one NULL column without an lr axis. */
+int table_n_cols(const sweep_spec *s, const table *t);
+const char *table_col(const sweep_spec *s, const table *t, int v);
 
 int table_make(const sweep_spec *s, const point_list *pl, table *t);
 void table_free(table *t);
@@ -37,14 +43,19 @@ void table_row_label(const sweep_spec *s, const table *t, const point *p, char *
 
 typedef struct {
     const char *sigma2; /* chosen on the tuning seed; NULL without a sigma2 axis */
+    int want;           /* reported points the grid has in the cell, done or not */
     int tot, n, div;    /* reported points done, finished with a val loss, diverged */
     double mean, sd, lo, hi;
+    long spikes_detector, spikes_spec; /* summed over the done reported points */
     int best;           /* the first reported point in the cell, for its curves; -1 */
 } cell_stat;
 
 /* The cell of row r at lr value lv (NULL without an lr axis). */
 void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const outcome *o, int r, const char *lv,
                 cell_stat *c);
-/* "1.7470 (0.0123) σ²=4e-5", "diverged (3/3)", "–" */
+/* The tuning seed's point of row r at lr value lv and sigma2 value sv, or -1. */
+int table_tune_point(const sweep_spec *s, const table *t, const point_list *pl, int r, const char *lv, const char *sv);
+/* "1.7470 (0.0123) σ²=4e-5", "diverged (3/3)", "–"; a cell still running
+ * says how many of its seeds are done: "1.9194 (0.0080) [2 of 3 seeds]" */
 void table_cell_text(const cell_stat *c, char *buf, size_t n);
 #endif
