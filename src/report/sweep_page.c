@@ -184,16 +184,18 @@ typedef struct {
     const char *name;
     int (*draw)(out *o, const sweep_data *d, int arg);
     int arg;
-    const char *none; /* the page's line when there is nothing to draw */
+    const char *none;   /* the page's line when there is nothing to draw */
+    const char *before; /* the page's HTML before it */
 } chart;
 static int draw_lr(out *o, const sweep_data *d, int arg) { (void)arg; return d->t.lr >= 0 && lr_chart(o, d); }
 static int draw_sigma2(out *o, const sweep_data *d, int arg) { (void)arg; return d->t.sigma2 >= 0 && sigma2_chart(o, d); }
 static const chart charts[] = {
-    {"lr-sensitivity", draw_lr, 0, "No LR-sensitivity chart: no lr axis, or no finished point yet."},
-    {"sigma2-tuning", draw_sigma2, 0, NULL},
+    {"lr-sensitivity", draw_lr, 0, "No LR-sensitivity chart: no lr axis, or no finished point yet.", NULL},
+    {"sigma2-tuning", draw_sigma2, 0, NULL, NULL},
     {"figure1-W_d", figure1, 1, "No update-ratio telemetry in the best points, in their files or summary lines "
-                                "(sweep with --telemetry-every N in --base)."},
-    {"figure1-W_u", figure1, 0, NULL},
+                                "(sweep with --telemetry-every N in --base).",
+     "<h2>Figure 1: the last layer's update ratio, best cell of each method</h2>\n<div class='grid'>\n"},
+    {"figure1-W_u", figure1, 0, NULL, NULL},
 };
 enum { N_CHARTS = sizeof charts / sizeof charts[0] };
 
@@ -208,7 +210,7 @@ static void sweep_page(out *o, const sweep_data *d) {
     emit(o, "</code></p>\n");
     html_table(o, d);
     for (int k = 0; k < N_CHARTS; k++) {
-        if (k == 2) emit(o, "<h2>Figure 1: the last layer's update ratio, best cell of each method</h2>\n<div class='grid'>\n");
+        if (charts[k].before) emit(o, "%s", charts[k].before);
         if (!charts[k].draw(o, d, charts[k].arg) && charts[k].none) emit(o, "<p>%s</p>\n", charts[k].none);
     }
     emit(o, "</div>\n<p style='color:#777'>Written by <code>wesar report</code> from the points' own files and "
