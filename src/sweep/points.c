@@ -97,8 +97,9 @@ static int seen(const point_list *pl, const char *name) {
 /* Builds one combination: a value that does not apply is dropped (the
  * point collapses into the one without it); an invalid config is skipped;
  * both are noted.  Returns 0, or -1 on an error of the base itself. */
-static int add_point(const sweep_spec *s, point_list *pl, const int *idx, long seed, char **base, int nb,
+static int add_point(const sweep_spec *s, point_list *pl, const int *idx, int seed_k, char **base, int nb,
                      int threads, char *err, size_t errlen) {
+    long seed = s->seeds[seed_k];
     point p, q;
     memset(&p, 0, sizeof p);
     p.seed = seed;
@@ -125,8 +126,9 @@ static int add_point(const sweep_spec *s, point_list *pl, const int *idx, long s
         snprintf(line, sizeof line, "skipped %s: %s", full, why);
         return note(pl, line);
     }
-    if (dropped[0] && !seen(pl, p.name)) {
-        snprintf(line, sizeof line, "%s does not apply to %s: run once as %s", dropped, full, p.name);
+    if (dropped[0] && !seen(pl, p.name) && !seed_k) { /* said once, for the first seed */
+        snprintf(line, sizeof line, "%s does not apply to %s: run once as %s%s", dropped, full, p.name,
+                 s->n_seeds > 1 ? " (and so for every seed)" : "");
         if (note(pl, line)) return -1;
     }
     if (seen(pl, p.name)) return 0;
@@ -184,7 +186,7 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
     int idx[SWEEP_MAX_AXES] = {0};
     for (int more = !rc; more && !rc;) {
         for (int k = 0; k < s->n_seeds && !rc; k++)
-            rc = add_point(s, pl, idx, s->seeds[k], base, nb, threads, err, errlen);
+            rc = add_point(s, pl, idx, k, base, nb, threads, err, errlen);
         int a = s->n_axes - 1; /* the next combination, last axis fastest */
         while (a >= 0 && ++idx[a] == s->axis[a].n) idx[a--] = 0;
         more = a >= 0;
