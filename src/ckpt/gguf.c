@@ -117,34 +117,35 @@ static void hparams(gbuf *b, const model_config *c, const export_dtype *dt, cons
     kv_f32(b, "llama.attention.layer_norm_rms_epsilon", (float)c->norm_eps);
 }
 
-/* tokens, scores and types; ids past the tokenizer's (a padded vocabulary) are [PADn], unused */
+/* tokens, scores and types, from one spelling of each id; ids past the
+ * tokenizer's (a padded vocabulary) are [PADn], unused (type 5) */
 static int vocab(gbuf *b, const tokenizer *tk, int V, char *err, size_t errlen) {
     char piece[1024];
-    float score;
-    int type, unk = -1;
+    float *score = malloc((size_t)V * sizeof *score);
+    int32_t *type = malloc((size_t)V * sizeof *type);
+    int unk = -1, rc = score && type ? 0 : -1;
+    if (rc) snprintf(err, errlen, "gguf: out of memory for %d tokens", V);
     kv_arr(b, "tokenizer.ggml.tokens", T_STR, (uint64_t)V);
-    for (int id = 0; id < V; id++) {
-        int n = id < tk->vocab_size ? tk->piece(tk, (uint32_t)id, piece, sizeof piece, &score, &type)
-                                    : snprintf(piece, sizeof piece, "[PAD%d]", id);
-        if (n < 0) { snprintf(err, errlen, "gguf: token %d has no spelling", id); return -1; }
-        put_str(b, piece, (size_t)n);
+    for (int id = 0; id < V && !rc; id++) {
+        int t = 5, n;
+        score[id] = 0;
+        n = id < tk->vocab_size ? tk->piece(tk, (uint32_t)id, piece, sizeof piece, &score[id], &t)
+                                : snprintf(piece, sizeof piece, "[PAD%d]", id);
+        if (n < 0) rc = -1, snprintf(err, errlen, "gguf: token %d has no spelling", id);
+        else put_str(b, piece, (size_t)n);
+        type[id] = t;
+        if (t == 2 && unk < 0) unk = id;
     }
-    kv_arr(b, "tokenizer.ggml.scores", T_F32, (uint64_t)V);
-    for (int id = 0; id < V; id++) {
-        score = 0;
-        if (id < tk->vocab_size) tk->piece(tk, (uint32_t)id, piece, sizeof piece, &score, &type);
-        put(b, &score, 4);
+    if (!rc) {
+        kv_arr(b, "tokenizer.ggml.scores", T_F32, (uint64_t)V);
+        put(b, score, (size_t)V * 4);
+        kv_arr(b, "tokenizer.ggml.token_type", T_I32, (uint64_t)V);
+        put(b, type, (size_t)V * 4);
+        if (unk >= 0) kv_u32(b, "tokenizer.ggml.unknown_token_id", (uint32_t)unk);
     }
-    kv_arr(b, "tokenizer.ggml.token_type", T_I32, (uint64_t)V);
-    for (int id = 0; id < V; id++) {
-        type = 5;
-        if (id < tk->vocab_size) tk->piece(tk, (uint32_t)id, piece, sizeof piece, &score, &type);
-        if (type == 2 && unk < 0) unk = id;
-        int32_t t = type;
-        put(b, &t, 4);
-    }
-    if (unk >= 0) kv_u32(b, "tokenizer.ggml.unknown_token_id", (uint32_t)unk);
-    return 0;
+    free(score);
+    free(type);
+    return rc;
 }
 
 static int tokenizer_meta(gbuf *b, const tokenizer *tk, int V, char *err, size_t errlen) {

@@ -358,8 +358,8 @@ static int gpt2_decode(const tokenizer *tk, uint32_t id, char *buf, size_t len) 
 /* bytes -> GPT-2's byte alphabet (the inverse of unicode_to_byte), as UTF-8 */
 static long unspell(const char *s, size_t n, char *out, size_t cap) {
     size_t k = 0;
+    alphabet();
     for (size_t i = 0; i < n; i++) {
-        alphabet();
         int cp = to_code[(unsigned char)s[i]];
         if (k + 2 > cap) return -1;
         if (cp < 0x80) out[k++] = (char)cp;
