@@ -15,7 +15,8 @@
 #include <string.h>
 
 /* T_OPTIONS: the optimizers' own options (optim.h) go in this place of config.json */
-typedef enum { T_STR, T_INT, T_LONG, T_U64, T_DBL, T_FLAG, T_CHOICE, T_OPTIONS } key_type;
+/* T_DBL_OFF: a number in [lo, hi], or 0 for off */
+typedef enum { T_STR, T_INT, T_LONG, T_U64, T_DBL, T_DBL_OFF, T_FLAG, T_CHOICE, T_OPTIONS } key_type;
 enum { J_ALWAYS, J_IF_SET, J_NEVER }; /* J_IF_SET: a non-empty string, a non-zero number */
 
 typedef struct {
@@ -82,7 +83,7 @@ static const train_key KEYS[] = {
     {"spike_k", T_DBL, F(spike_k), 0, 0.1, 1e6, "6", {0}, J_ALWAYS, NULL},
     {"max_rollbacks", T_INT, F(max_rollbacks), 0, 1, 0, "3", {0}, J_ALWAYS, NULL},
     /* 0 (off) or a factor above 1 (parse_value's special case) */
-    {"diverge_factor", T_DBL, F(diverge_factor), 0, 1.0001, 1e6, NULL, {0}, J_IF_SET, NULL},
+    {"diverge_factor", T_DBL_OFF, F(diverge_factor), 0, 1.0001, 1e6, NULL, {0}, J_IF_SET, NULL},
     {"telemetry_every", T_INT, F(telemetry_every), 0, 0, 0, "10", {0}, J_ALWAYS, NULL},
     {"rrc_tokens", T_INT, F(rrc_tokens), 0, 0, 0, NULL, {0}, J_ALWAYS, NULL}, /* 0: auto, see rrc_rows */
     {"seed", T_U64, F(seed), 0, 0, 0, "1337", {0}, J_ALWAYS, NULL},
@@ -129,9 +130,10 @@ static int integer_value(const train_key *k, const char *v, long long *x, char *
 }
 
 static int number_value(const train_key *k, const char *v, double *x, char *err, size_t n) {
-    if (!strcmp(k->name, "diverge_factor") && !strcmp(v, "0")) { *x = 0; return 0; } /* off */
+    if (k->type == T_DBL_OFF && !strcmp(v, "0")) { *x = 0; return 0; }
     if (parse_real(v, k->lo, k->hi, x)) {
-        snprintf(err, n, "%s: expected a number in [%.15g, %.15g], got '%s'", k->name, k->lo, k->hi, v);
+        snprintf(err, n, "%s: expected a number in [%.15g, %.15g]%s, got '%s'", k->name, k->lo, k->hi,
+                 k->type == T_DBL_OFF ? " or 0 (off)" : "", v);
         return -1;
     }
     return 0;
@@ -157,7 +159,7 @@ static int parse_value(train_config *t, const train_key *k, const char *v, char 
         else if (k->type == T_LONG) *(long *)field = (long)i;
         else *(uint64_t *)field = (uint64_t)i;
         return 0;
-    case T_DBL:
+    case T_DBL: case T_DBL_OFF:
         if (number_value(k, v, &d, err, n)) return -1;
         *(double *)field = d;
         return 0;
@@ -207,7 +209,7 @@ static void add_json(cJSON *j, const train_config *t, const train_key *k) {
     double x = k->type == T_INT || k->type == T_FLAG ? *(const int *)field
              : k->type == T_LONG ? (double)*(const long *)field
              : k->type == T_U64 ? (double)*(const uint64_t *)field
-             : k->type == T_DBL ? *(const double *)field : 0;
+             : k->type == T_DBL || k->type == T_DBL_OFF ? *(const double *)field : 0;
     if (k->json == J_NEVER || (k->json == J_IF_SET && (k->type == T_STR ? !*field : x == 0))) return;
     if (k->type == T_STR) cJSON_AddStringToObject(j, k->name, field);
     else if (k->type == T_CHOICE) cJSON_AddStringToObject(j, k->name, k->choices[*(const int *)field != 0]);
