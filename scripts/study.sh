@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${W:-build/wesar}
+RERUN_THREADS=${THREADS:-} # a rerun keeps the line's own thread count unless THREADS is given
 THREADS=${THREADS:-1}
 # OpenBLAS picks its kernels by CPU, and 300 steps of training amplify their rounding into
 # differences as large as the seed spread (README, "The study": 0.0084 between two CPUs).
@@ -50,9 +51,10 @@ part() { # NAME SWEEP-ARGS...: run what is missing and print the table, or (--ta
     python3 scripts/study_readme.py "$name" "$out/summary.md" "$gen" "$MODE"
 }
 
-sigma2() { # part 1: sigma2 on the paper's grid, on the tuning seed 1
+sigma2() { # part 1: sigma2 on the paper's grid, on the tuning seed 1, and one value past its top
+    # (1024e-5: the paper's best, 256e-5, sat at the edge, so the optimum was not bracketed)
     part sigma2-tuning --seeds 1 --base "$PROXY $SHORT --lr 4e-3" \
-        --grid reparam=wesar,weightnorm,sigmareparam --grid sigma2=1e-5,4e-5,16e-5,64e-5,256e-5
+        --grid reparam=wesar,weightnorm,sigmareparam --grid sigma2=1e-5,4e-5,16e-5,64e-5,256e-5,1024e-5
 }
 
 lr() { # part 2: every method at three fresh seeds, lr from the matched 4e-3 into instability, then below it
@@ -74,11 +76,11 @@ kosson() { # part 4: Kosson et al.'s optimizers, warmup 0 and 5 %, He init.  Lio
         --grid optim+lr+beta1+nesterov+inverse_bias_correction=adamw+4e-3+0.9+0+0,adamw-nobc+4e-3+0.9+0+0,liona+4e-4+0.9+0+0,lionar+1e-2+0.9+0+0,lionar+1e-2+0.98+1+1
 }
 
-rerun() { # PART POINT: the line's config alone, then what it measured against the line
+rerun() { # PART POINT: the line's config alone (its threads too), then what it measured against the line
     local file=results/study/$1.jsonl dir=runs/study-rerun/$1/$2
     mkdir -p "runs/study-rerun/$1" && rm -rf "$dir"
     python3 scripts/study_readme.py --config "$file" "$2" "$DATA" > "$dir.config.json"
-    "$W" train --config "$dir.config.json" --out "$dir" --threads "$THREADS" --quiet
+    "$W" train --config "$dir.config.json" --out "$dir" ${RERUN_THREADS:+--threads "$RERUN_THREADS"} --quiet
     python3 scripts/study_readme.py --compare "$file" "$2" "$dir"
 }
 

@@ -104,6 +104,8 @@ def compare(results, point, rundir):
             if "val_loss" in j:
                 vals.append(j["val_loss"])
     got = {"final_val_loss": vals[-1] if vals else None, "best_val_loss": min(vals) if vals else None}
+    print(f"{point}: the line was computed with {line.get('gemm', 'kernels not recorded')}, "
+          f"{line['config']['train']['threads']} thread(s); same numbers need the same")
     same = True
     for k, v in got.items():
         want = line.get(k)
