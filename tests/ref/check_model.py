@@ -17,6 +17,12 @@ import tensorfile  # noqa: E402
 from reference import Reference, lr_at, power_step  # noqa: E402
 
 TOL = 1e-4
+# After optimizer steps: the model's grad norm grows 48 -> 94 over the 3 steps of the wesar/swiglu/GQA
+# case, so fp32 rounding compounds.  Against the float64 run, torch fp32 ends 2.5e-5 off, wesar's
+# release build 4.0e-5, its -O1 AddressSanitizer build (sequential, unvectorized float sums) 1.6e-4
+# on a Zen 4 (1e-4 held on the machines before).  A wrong lr, decay, clip or bias correction is off
+# by more than 1e-2 (and tests/ref/check_optim.py checks each optimizer to 1e-5 on its own).
+STEP_TOL, UPDATE_TOL = 3e-4, 3e-3
 
 
 def rel(a, b):
@@ -53,7 +59,7 @@ def main():
     def expect(what, err, tol=TOL):
         ok = err < tol
         if not ok:
-            failures.append(what)
+            failures.append(f"{what} ({err:.2e} > {tol:g})")
         return ok
 
     # step 1: logits, losses, gradients (accumulated, before clipping)
@@ -108,16 +114,16 @@ def main():
     # each step's loss and gradient norm against the float64 run: from step 2 on, two fp32 runs
     # (C and torch) drift apart by both sides' rounding, which Adam amplifies (see the weights below)
     for s, (tot, norm) in enumerate(exact_steps):
-        expect(f"step {s + 1} loss", rel([out["step_loss"][s]], [tot]))
-        expect(f"step {s + 1} grad norm", rel([out["step_grad_norm"][s]], [norm]))
+        expect(f"step {s + 1} loss", rel([out["step_loss"][s]], [tot]), TOL if s == 0 else STEP_TOL)
+        expect(f"step {s + 1} grad norm", rel([out["step_grad_norm"][s]], [norm]), TOL if s == 0 else STEP_TOL)
     worst = max((rel(out["after." + n], exact[n].detach()), n) for n in names)
     for n in names:
-        expect("after." + n, rel(out["after." + n], exact[n].detach()))
+        expect("after." + n, rel(out["after." + n], exact[n].detach()), STEP_TOL)
         # The change made by the 3 steps must match too, not only the weights.
         # Looser: Adam's m/sqrt(v) amplifies fp32 noise in near-zero gradients
         # (head rows of tokens that never occur); a wrong lr or decay is >1e-2.
         moved = rel(out["after." + n] - init[n], params[n].detach().numpy() - init[n])
-        expect("update." + n, moved, 1e-3)
+        expect("update." + n, moved, UPDATE_TOL)
     print(f"  after {S} AdamW steps: worst rel.err {worst[0]:.2e} against fp64 ({worst[1]})")
     for k in [k for k in bufs if k.endswith(".sigma")]:
         expect("buf." + k, rel(out["buf.after." + k], bufs[k].detach().reshape(-1)))
