@@ -196,7 +196,6 @@ int run_read(run *r, const char *dir, char *err, size_t errlen) {
     return 0;
 }
 
-
 enum { FIG1_KINDS = 2 }; /* kinds[0..1]: W_u, W_d */
 
 cJSON *run_figure1_json(const run *r) {

@@ -96,7 +96,6 @@ static void axes(out *o, const frame *fr, const char *xlabel, const char *ylabel
          (fr->top + H - fr->bottom) / 2, ylabel);
 }
 
-/* One chart; returns 0 if it had nothing to draw. */
 /* the legend's box: one row per entry, right-aligned in the plot area */
 static void legend_box(out *o, const frame *fr, const legend_item *lg, int n) {
     size_t longest = 0;
@@ -111,6 +110,7 @@ static void legend_box(out *o, const frame *fr, const legend_item *lg, int n) {
     }
 }
 
+/* One chart; returns 0 if it had nothing to draw. */
 int plot(out *o, const char *title, const char *xlabel, const char *ylabel, const trace *tr, int n, int w, int h,
          int logx) {
     return plot_legend(o, title, xlabel, ylabel, tr, n, w, h, logx, NULL, 0);

@@ -98,12 +98,12 @@ static void tuning_table(FILE *f, const sweep_spec *s, const table *t, const poi
     for (int r = 0; r < t->n_rows; r++)
         for (int v = 0; v < table_n_cols(s, t); v++) {
             const char *lv = table_col(s, t, v);
-            int any = 0;
-            for (int k = 0; k < sg->n; k++) any |= table_tune_point(s, t, pl, r, lv, sg->vals[k]) >= 0;
+            int at[SWEEP_MAX_VALUES], any = 0;
+            for (int k = 0; k < sg->n; k++) any |= (at[k] = table_tune_point(s, t, pl, r, lv, sg->vals[k])) >= 0;
             if (!any) continue; /* a row without sigma2 (reparam=none) has nothing to tune */
             fprintf(f, "| %s%s%s |", t->rows[r], lv ? " lr=" : "", lv ? lv : "");
             for (int k = 0; k < sg->n; k++) {
-                int i = table_tune_point(s, t, pl, r, lv, sg->vals[k]);
+                int i = at[k];
                 if (i < 0 || !o[i].done) fprintf(f, " – |");
                 else if (o[i].diverged || isnan(o[i].final_val)) fprintf(f, " diverged |");
                 else fprintf(f, " %.4f |", o[i].final_val);
