@@ -69,6 +69,9 @@ def tables(part, summary_md, gendir, mode):
     if mode == "check":
         bad = [] if old == new else [f"{README} (block study:{part})"]
         bad += [c for g, c in pairs if not os.path.exists(c) or not filecmp.cmp(g, c, shallow=False)]
+        committed = f"results/study/charts/{part}"  # a chart the lines no longer give is stale
+        kept = sorted(os.listdir(committed)) if os.path.isdir(committed) else []
+        bad += [f"{committed}/{n} (stale)" for n in kept if f"{committed}/{n}" not in {c for _, c in pairs}]
         if bad:
             sys.exit(f"study {part}: not what results/study/{part}.jsonl gives: {', '.join(bad)} "
                      f"(run scripts/study.sh --tables)")
