@@ -18,7 +18,12 @@ WARN := -Wall -Wextra -Werror -Wno-unknown-pragmas
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -fopenmp $(WARN) $(BLAS_CFLAGS)
 # libmvec: the vector erff/expf that kernels_cpu.c asks for (glibc, x86-64)
 MVEC := $(if $(wildcard /usr/lib/$(MULTIARCH)/libmvec.so),-lmvec)
-LDLIBS := $(BLAS_LIBS) -lcjson -lpcre2-8 -llzma -lz -lzstd $(MVEC) -lm -fopenmp
+# oneDNN (Debian libdnnl-dev) computes --precision bf16's products where it is installed
+ifneq ($(wildcard /usr/include/oneapi/dnnl/dnnl.h),)
+CFLAGS_BASE += -DWESAR_ONEDNN
+ONEDNN_LIBS := -ldnnl
+endif
+LDLIBS := $(BLAS_LIBS) $(ONEDNN_LIBS) -lcjson -lpcre2-8 -llzma -lz -lzstd $(MVEC) -lm -fopenmp
 
 SRC := $(wildcard src/kernels/*.c src/model/*.c src/reparam/*.c src/optim/*.c src/data/*.c \
                   src/ckpt/*.c src/train/*.c src/report/*.c src/infer/*.c src/util/*.c src/dist/*.c \
@@ -90,12 +95,15 @@ build/fuzz/libwesar.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRC))
 	@rm -f $@
 	ar rcs $@ $^
 build/fuzz/%: fuzz/%.c fuzz/fuzz_common.h build/fuzz/libwesar.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libwesar.a -o $@ $(BLAS_LIBS) -lcjson -lpcre2-8 -llzma -lz -lzstd -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libwesar.a -o $@ $(BLAS_LIBS) $(ONEDNN_LIBS) -lcjson -lpcre2-8 -llzma -lz -lzstd -lm
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 
 # bench/speed.sh's ceilings: OpenBLAS sgemm and the bf16 kernel
 build/release/gemm_peak: bench/gemm_peak.c build/release/libwesar.a $(HDR)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/gemm_peak.c build/release/libwesar.a -o $@ $(LDLIBS) $(LIBS_release)
+# bench/gemm.sh: the step's products on OpenBLAS, BLIS, oneDNN and the bf16 kernel (libdnnl-dev, libblis-dev)
+build/release/gemm_shapes: bench/gemm_shapes.c build/release/libwesar.a $(HDR)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/gemm_shapes.c build/release/libwesar.a -o $@ -ldl $(LDLIBS) $(LIBS_release)
 
 # bench/crc32.c: the checkpoint checksum, wesar's table against zlib's
 build/release/crc32_bench: bench/crc32.c build/release/libwesar.a $(HDR)

@@ -2,7 +2,7 @@
 # bench/speed.sh - training-step throughput of wesar (fp32 and bf16) and of the
 # PyTorch reference (python3-torch, eager, same config and threads), measured so
 # that it holds still on a shared machine:
-#   - ROUNDS rounds (3); in each, the sgemm and bf16-kernel ceilings are measured
+#   - ROUNDS rounds (3); in each, the sgemm and bf16-products ceilings are measured
 #     first, then every config runs every engine in turn (torch, fp32, bf16, ...);
 #   - each row reports the median over rounds and the spread (max - min) / median,
 #     with a warning past 10 %; ratios to PyTorch and MFU are taken within a round
@@ -43,7 +43,7 @@ for round in $(seq "$ROUNDS"); do
     peaks=$(build/release/gemm_peak "$THREADS")
     SGEMM=$(echo "$peaks" | sed -n 's/^sgemm_gflops //p')
     BF16=$(echo "$peaks" | sed -n 's/^bf16_gflops //p')
-    echo "round $round: ceilings at 2048^3: OpenBLAS sgemm $SGEMM GFLOP/s, wesar bf16 kernel $BF16 GFLOP/s"
+    echo "round $round: ceilings at 2048^3: OpenBLAS sgemm $SGEMM GFLOP/s, wesar bf16 products $BF16 GFLOP/s"
     for name in $CONFIGS; do
         bench_config "$name"
         fpt=$(flops_per_token "$cfg" "$T")
@@ -68,8 +68,8 @@ import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1])]
 configs = sys.argv[2].split()
 ms = {(r[0], r[1], r[5]): float(r[6]) for r in rows}
-print("%-11s %3s %5s  %-10s %9s %7s %8s %8s %10s %9s" % ("config", "B", "T", "engine", "tok/s", "spread", "x torch",
-      "GFLOP/s", "MFU sgemm", "peak MiB"))
+print("%-11s %3s %5s  %-10s %9s %7s %8s %8s %10s %9s %9s %9s" % ("config", "B", "T", "engine", "tok/s", "spread",
+      "x torch", "GFLOP/s", "MFU sgemm", "MFU bf16", "x fp32", "peak MiB"))
 warn = []
 for c in configs:
     for e in ("torch", "fp32", "bf16"):
@@ -82,9 +82,13 @@ for c in configs:
         spread = (max(tps) - min(tps)) / med
         ratio = st.median(ms[(r[0], c, "torch")] / float(r[6]) for r in mine if (r[0], c, "torch") in ms)
         mfu = st.median(B * T / (float(r[6]) / 1000) * fpt / 1e9 / float(r[8]) for r in mine)
+        # bf16 rows: MFU against the bf16 products' own ceiling, and the speed-up over fp32 in the same round
+        mfu16 = st.median(B * T / (float(r[6]) / 1000) * fpt / 1e9 / float(r[9]) for r in mine) if e == "bf16" else None
+        x32 = st.median(ms[(r[0], c, "fp32")] / float(r[6]) for r in mine if (r[0], c, "fp32") in ms) if e == "bf16" else None
         name = "wesar " + e if e != "torch" else e
-        print("%-11s %3d %5d  %-10s %9.0f %6.1f%% %7.2fx %8.1f %9.0f%% %9d" % (c, B, T, name, med, 100 * spread, ratio,
-              med * fpt / 1e9, 100 * mfu, max(int(r[7]) for r in mine)))
+        print("%-11s %3d %5d  %-10s %9.0f %6.1f%% %7.2fx %8.1f %9.0f%% %9s %9s %9d" % (c, B, T, name, med, 100 * spread, ratio,
+              med * fpt / 1e9, 100 * mfu, "%.0f%%" % (100 * mfu16) if mfu16 else "", "%.2fx" % x32 if x32 else "",
+              max(int(r[7]) for r in mine)))
         if spread > 0.10:
             warn.append("%s %s: the rounds spread %.0f%% (over 10%%): something else ran, or the machine throttles; "
                         "do not read this row" % (c, name, 100 * spread))

@@ -10,10 +10,12 @@ set -euo pipefail
 # libopenmpi-dev + openmpi-bin: data-parallel training (src/dist, tests/mpi.sh), and openssh-client,
 # without which OpenMPI's mpirun refuses to start even on one machine (plm_rsh_agent not found);
 # zlib1g-dev + libzstd-dev: `wesar prepare` streams .gz and .zst, with python3-zstandard as the
-# reference in tests/ref/check_prepare.py
+# reference in tests/ref/check_prepare.py; libdnnl-dev: oneDNN, which computes --precision bf16's
+# products (src/kernels/gemm_onednn.c); libblis-dev: BLIS, which bench/gemm.sh measures beside them
 PKGS=(gcc make libc6-dev libopenblas-openmp-dev libcjson-dev python3 python3-numpy python3-torch curl xz-utils
       clang libclang-rt-14-dev util-linux chromium fonts-liberation libpcre2-dev python3-regex liblzma-dev
-      python3-sentencepiece libopenmpi-dev openmpi-bin openssh-client zlib1g-dev libzstd-dev python3-zstandard)
+      python3-sentencepiece libopenmpi-dev openmpi-bin openssh-client zlib1g-dev libzstd-dev python3-zstandard
+      libdnnl-dev libblis-dev)
 # llama.cpp for the GGUF test (tests/ref/check_gguf.py): node-llama-cpp's prebuilt CPU binary from
 # the npm registry, versions pinned in tests/llama/package-lock.json; no install scripts, no optional
 # (GPU, other OS) packages, no download of llama.cpp's sources.  It needs Node.js >= 20.

@@ -6,6 +6,7 @@
 #include "train/telemetry.h"
 #include "ckpt/ckpt.h"
 #include "kernels/kernels.h"
+#include "kernels/gemm_bf16.h"
 #include <cblas.h>
 #include "data/prepare.h"
 #include "data/shard.h"
@@ -440,6 +441,7 @@ static void test_bf16(void) {
         CHECK(kernels_precision() == PRECISION_FP32, "precision changed after a refusal");
         return;
     }
+    printf("  (bf16 products: %s)\n", kernels_gemm_name(PRECISION_BF16));
     int shapes[][3] = {{37, 29, 45}, {300, 513, 70}, {17, 260, 33}};
     for (int s = 0; s < 3; s++) {
         int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
@@ -453,7 +455,12 @@ static void test_bf16(void) {
         for (int i = 0; i < M * K; i++) { st = st * 6364136223846793005ull + 1; x[i] = (float)((st >> 40) / 16777216.0 - 0.5); xr[i] = round_bf16(x[i]); dx[i] = dxr[i] = 0.25f; }
         for (int i = 0; i < N * K; i++) { st = st * 6364136223846793005ull + 1; w[i] = (float)((st >> 40) / 16777216.0 - 0.5); wr[i] = round_bf16(w[i]); dw[i] = dwr[i] = 0.5f; }
         for (int i = 0; i < M * N; i++) { st = st * 6364136223846793005ull + 1; g[i] = (float)((st >> 40) / 16777216.0 - 0.5); gr[i] = round_bf16(g[i]); }
-        double e_fwd = 0, e_dx = 0, e_dw = 0, e_fp32 = 0;
+        double e_fwd = 0, e_dx = 0, e_dw = 0, e_fp32 = 0, e_own = 0;
+        /* wesar's own kernel, the fallback where oneDNN is not built in, on its own */
+        gemm_bf16(0, 1, M, N, K, 0.75f, x, K, w, K, 0, out, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 0.75f, xr, K, wr, K, 0, ref, N);
+        for (int i = 0; i < M * N; i++) e_own = fmax(e_own, fabs(out[i] - ref[i]));
+        CHECK(e_own < 2e-5, "bf16 %dx%dx%d: the own kernel is %.2e from sgemm of rounded operands", M, K, N, e_own);
         matmul_fwd(out, x, w, 0.75f, M, K, N);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 0.75f, xr, K, wr, K, 0, ref, N);
         for (int i = 0; i < M * N; i++) e_fwd = fmax(e_fwd, fabs(out[i] - ref[i]));

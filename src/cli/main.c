@@ -8,6 +8,7 @@
 #include "../ckpt/rundir.h"
 #include "../kernels/blas_limit.h"
 #include "../kernels/gemm_bf16.h"
+#include "../kernels/kernels.h"
 #include "../optim/optim.h"
 #include "../data/prepare.h"
 #include "../dist/dist.h"
@@ -588,8 +589,10 @@ static int cmd_sweep(int argc, char **argv) {
 static int cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    printf("wesar %s (%s MPI, %s bf16 kernel)\n", WESAR_VERSION, dist_compiled() ? "with" : "without",
-           gemm_bf16_available() ? "with" : "without");
+    /* fp32 products, and bf16's where this CPU has AVX-512 BF16 */
+    printf("wesar %s (%s MPI; products: %s%s)\n", WESAR_VERSION, dist_compiled() ? "with" : "without",
+           kernels_gemm_name(gemm_bf16_available() ? PRECISION_BF16 : PRECISION_FP32),
+           gemm_bf16_available() ? "" : ", no bf16 (no AVX-512 BF16)");
     return 0;
 }
 

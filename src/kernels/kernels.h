@@ -109,9 +109,10 @@ int kernels_precision(void);
  * (blas_limit.h). */
 int kernels_set_threads(int n);
 int kernels_threads(void);
-/* What computes the products, as "openblas Haswell": float results are
- * bit-identical between runs only where this (and the thread count) agree,
- * so a sweep's summary line records it. */
-const char *kernels_gemm_name(void);
+/* What computes the products at a precision, as "openblas Haswell" (and
+ * ", bf16 onednn 2.6.3" for the linear layers under PRECISION_BF16): float
+ * results are bit-identical between runs only where this (and the thread
+ * count) agree, so a sweep's summary line records it. */
+const char *kernels_gemm_name(int precision);
 
 #endif

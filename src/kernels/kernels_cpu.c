@@ -2,6 +2,7 @@
 #include "kernels.h"
 #include "blas_limit.h"
 #include "gemm_bf16.h"
+#include "gemm_onednn.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -36,9 +37,12 @@ extern float expf(float) __attribute__((simd("notinbranch")));
 
 static int precision = PRECISION_FP32;
 
-const char *kernels_gemm_name(void) {
+const char *kernels_gemm_name(int prec) {
     static char name[64];
-    if (!name[0]) snprintf(name, sizeof name, "openblas %s", openblas_get_corename());
+    snprintf(name, sizeof name, "openblas %s", openblas_get_corename());
+    if (prec == PRECISION_BF16) /* the linear layers' products; attention stays on OpenBLAS */
+        snprintf(name + strlen(name), sizeof name - strlen(name), ", bf16 %s",
+                 gemm_onednn_available() ? gemm_onednn_version() : "wesar kernel");
     return name;
 }
 
@@ -89,13 +93,16 @@ static int thread_range(size_t n, size_t *lo, size_t *hi) {
     return it;
 }
 
-/* The products of the linear layers and the head: OpenBLAS, or the bf16
- * kernel under PRECISION_BF16.  (Attention calls GEMM directly: fp32.) */
+/* The products of the linear layers and the head: OpenBLAS, or under
+ * PRECISION_BF16 oneDNN's bf16 matmul (twice wesar's own kernel, bench/gemm.sh),
+ * else (not built in, or it refused) the own kernel, which keeps the same
+ * contract.  (Attention calls GEMM directly: fp32.) */
 static void gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
                  const real *B, int ldb, real beta, real *C, int ldc) {
 #ifndef WESAR_FP64
     if (precision == PRECISION_BF16) {
-        gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (gemm_onednn_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+            gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #endif

@@ -55,7 +55,7 @@ static cJSON *point_line(const point *p, const cJSON *res, outcome *o) {
     add_num(j, "tokens_per_s", o->tok_s);
     add_figure1(j, p->dir);
     /* the line is made right after the point ran, on its machine: what its numbers rerun the same on */
-    cJSON_AddStringToObject(j, "gemm", kernels_gemm_name());
+    cJSON_AddStringToObject(j, "gemm", kernels_gemm_name(p->j.tc.precision));
     return j;
 }
 
