@@ -8,12 +8,14 @@
 
 #if defined(WESAR_ONEDNN) && !defined(WESAR_FP64) && defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 10
 #include <immintrin.h>
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-/* one primitive per (shape, transpositions, beta): a run has a few dozen */
+/* one primitive per (shape, transpositions, beta, threads): a run has a few
+ * dozen.  oneDNN sizes its work split by the thread count at creation. */
 typedef struct {
-    int M, N, K, ta, tb, ldc;
+    int M, N, K, ta, tb, ldc, threads;
     float beta;
     dnnl_primitive_t p;
     dnnl_memory_t a, b, c, scale;
@@ -101,14 +103,16 @@ static void drop(prim *q) {
 }
 
 static prim *find(int ta, int tb, int M, int N, int K, float beta, int ldc) {
+    int threads = omp_get_max_threads();
     for (int i = 0; i < n_prims; i++) {
         prim *q = &prims[i];
-        if (q->M == M && q->N == N && q->K == K && q->ta == ta && q->tb == tb && q->beta == beta && q->ldc == ldc)
+        if (q->M == M && q->N == N && q->K == K && q->ta == ta && q->tb == tb && q->beta == beta && q->ldc == ldc &&
+            q->threads == threads)
             return q;
     }
     prim *q = n_prims < N_PRIMS ? &prims[n_prims++] : &prims[next_evict++ % N_PRIMS];
     drop(q);
-    *q = (prim){.M = M, .N = N, .K = K, .ta = ta, .tb = tb, .ldc = ldc, .beta = beta};
+    *q = (prim){.M = M, .N = N, .K = K, .ta = ta, .tb = tb, .ldc = ldc, .threads = threads, .beta = beta};
     if (make(q)) {
         drop(q);
         return NULL;
