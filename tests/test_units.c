@@ -442,6 +442,7 @@ static void test_bf16(void) {
         return;
     }
     printf("  (bf16 products: %s)\n", kernels_gemm_name(PRECISION_BF16));
+    kernels_weights_changed(); /* no kept copy from an earlier test's matrices */
     int shapes[][3] = {{37, 29, 45}, {300, 513, 70}, {17, 260, 33}};
     for (int s = 0; s < 3; s++) {
         int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
@@ -475,6 +476,14 @@ static void test_bf16(void) {
               "bf16 %dx%dx%d: max abs diff fwd %.2e dinp %.2e dW %.2e from sgemm of rounded operands", M, K, N,
               e_fwd, e_dx, e_dw);
         CHECK(e_fp32 > 1e-4, "bf16 %dx%dx%d: equals fp32 to %.2e: operands not rounded", M, K, N, e_fp32);
+        /* W changed in place: after kernels_weights_changed the product uses the new W, not a kept copy */
+        for (int i = 0; i < N * K; i++) w[i] = -2 * w[i], wr[i] = round_bf16(w[i]);
+        kernels_weights_changed();
+        matmul_fwd(out, x, w, 0.75f, M, K, N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 0.75f, xr, K, wr, K, 0, ref, N);
+        double e_new = 0;
+        for (int i = 0; i < M * N; i++) e_new = fmax(e_new, fabs(out[i] - ref[i]));
+        CHECK(e_new < 4e-5, "bf16 %dx%dx%d: %.2e from the changed W's product: a stale copy of W", M, K, N, e_new);
         free(x); free(w); free(g); free(xr); free(wr); free(gr); free(out); free(ref);
         free(dx); free(dxr); free(dw); free(dwr);
     }

@@ -28,6 +28,23 @@ static dnnl_stream_t stream;
 static uint16_t *a16, *b16; /* the rounded operands, grow-only */
 static size_t a_cap, b_cap;
 
+/* The weights' rounded copies: a matrix passed as W keeps its copy until
+ * gemm_onednn_weights_changed (model_effective, before every forward), so a
+ * forward and its backward round each W once, not once per product or per
+ * head chunk, and decoding rounds them once per KV cache. */
+typedef struct {
+    const float *src;
+    int rows, cols, ld;
+    unsigned long version;
+    uint16_t *bf;
+} weight_copy;
+enum { N_WEIGHTS = 512 };
+static weight_copy weights[N_WEIGHTS];
+static int n_weights;
+static unsigned long version = 1;
+
+void gemm_onednn_weights_changed(void) { version++; }
+
 int gemm_onednn_available(void) {
     if (!state) {
         state = gemm_bf16_available() && !dnnl_engine_create(&eng, dnnl_cpu, 0) &&
@@ -120,14 +137,33 @@ static prim *find(int ta, int tb, int M, int N, int K, float beta, int ldc) {
     return q;
 }
 
+/* B rounded: its kept copy where it is a weight (current, or made current), else the scratch */
+static const uint16_t *rounded_b(const float *B, int rows, int cols, int ld, int is_weight) {
+    weight_copy *w = NULL;
+    for (int i = 0; is_weight && i < n_weights && !w; i++)
+        if (weights[i].src == B && weights[i].rows == rows && weights[i].cols == cols && weights[i].ld == ld)
+            w = &weights[i];
+    if (w && w->version == version) return w->bf;
+    if (!w && is_weight && n_weights < N_WEIGHTS) {
+        uint16_t *bf = malloc((size_t)rows * cols * sizeof *bf); /* once per matrix: the first forward */
+        if (bf) w = &weights[n_weights++], *w = (weight_copy){.src = B, .rows = rows, .cols = cols, .ld = ld, .bf = bf};
+    }
+    if (!w && grow(&b16, &b_cap, (size_t)rows * cols)) return NULL;
+    uint16_t *dst = w ? w->bf : b16;
+    to_bf16(dst, B, rows, cols, ld);
+    if (w) w->version = version;
+    return dst;
+}
+
 int gemm_onednn_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                     int ldb, float beta, float *C, int ldc) {
+                     int ldb, float beta, float *C, int ldc, int b_is_weight) {
     int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N; /* as stored */
     prim *q = gemm_onednn_available() ? find(ta, tb, M, N, K, beta, ldc) : NULL;
-    if (!q || grow(&a16, &a_cap, (size_t)ar * ac) || grow(&b16, &b_cap, (size_t)br * bc)) return -1;
+    if (!q || grow(&a16, &a_cap, (size_t)ar * ac)) return -1;
+    const uint16_t *bq = rounded_b(B, br, bc, ldb, b_is_weight);
+    if (!bq) return -1;
     to_bf16(a16, A, ar, ac, lda);
-    to_bf16(b16, B, br, bc, ldb);
-    if (dnnl_memory_set_data_handle(q->a, a16) || dnnl_memory_set_data_handle(q->b, b16) ||
+    if (dnnl_memory_set_data_handle(q->a, a16) || dnnl_memory_set_data_handle(q->b, (void *)bq) ||
         dnnl_memory_set_data_handle(q->c, C) || dnnl_memory_set_data_handle(q->scale, &alpha))
         return -1;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, q->a}, {DNNL_ARG_WEIGHTS, q->b}, {DNNL_ARG_DST, q->c},
@@ -138,10 +174,11 @@ int gemm_onednn_bf16(int ta, int tb, int M, int N, int K, float alpha, const flo
 #else /* built without oneDNN */
 int gemm_onednn_available(void) { return 0; }
 int gemm_onednn_bf16(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc) {
+                     const float *B, int ldb, float beta, float *C, int ldc, int b_is_weight) {
     (void)transA; (void)transB; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda;
-    (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+    (void)B; (void)ldb; (void)beta; (void)C; (void)ldc; (void)b_is_weight;
     return -1;
 }
+void gemm_onednn_weights_changed(void) {}
 const char *gemm_onednn_version(void) { return NULL; }
 #endif

@@ -12,8 +12,12 @@
 #define WESAR_GEMM_ONEDNN_H
 
 int gemm_onednn_available(void); /* built in, engine made, CPU has AVX-512 BF16 */
-/* 0, or -1 where oneDNN refused the shape or memory ran out (C untouched then) */
+/* 0, or -1 where oneDNN refused the shape or memory ran out (C untouched then).
+ * b_is_weight: B is a model matrix (matmul's W), whose rounded copy is kept
+ * and reused until gemm_onednn_weights_changed; its contents must not change
+ * before then (activations and gradients pass 0). */
 int gemm_onednn_bf16(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float beta, float *C, int ldc);
+                     const float *B, int ldb, float beta, float *C, int ldc, int b_is_weight);
+void gemm_onednn_weights_changed(void); /* every kept copy is stale */
 const char *gemm_onednn_version(void); /* "onednn 2.6.3", or NULL */
 #endif

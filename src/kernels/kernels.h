@@ -32,6 +32,12 @@ void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
 void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
                 const real *W, real alpha, int M, int K, int N, int accumulate);
 
+/* The matrices passed as W above may have changed: under PRECISION_BF16 their
+ * rounded copies are kept between products (a forward and its backward round
+ * each W once) until this is called.  The model calls it whenever it makes
+ * its effective matrices (model_effective: before every forward). */
+void kernels_weights_changed(void);
+
 /* out[m] = scale * W_e[tok[m]] */
 void embed_fwd(real *out, const int32_t *tok, const real *W_e, real scale,
                int M, int d);

@@ -98,28 +98,33 @@ static int thread_range(size_t n, size_t *lo, size_t *hi) {
  * else (not built in, or it refused) the own kernel, which keeps the same
  * contract.  (Attention calls GEMM directly: fp32.) */
 static void gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
-                 const real *B, int ldb, real beta, real *C, int ldc) {
+                 const real *B, int ldb, real beta, real *C, int ldc, int b_is_weight) {
 #ifndef WESAR_FP64
     if (precision == PRECISION_BF16) {
-        if (gemm_onednn_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        if (gemm_onednn_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, b_is_weight))
             gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
 #endif
     GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
          alpha, A, lda, B, ldb, beta, C, ldc);
+#ifdef WESAR_FP64
+    (void)b_is_weight;
+#endif
 }
 
 void matmul_fwd(real *out, const real *inp, const real *W, real alpha,
                 int M, int K, int N) {
-    gemm(0, 1, M, N, K, alpha, inp, K, W, K, 0, out, N);
+    gemm(0, 1, M, N, K, alpha, inp, K, W, K, 0, out, N, 1);
 }
 
 void matmul_bwd(real *dinp, real *dW, const real *dout, const real *inp,
                 const real *W, real alpha, int M, int K, int N, int accumulate) {
-    if (dinp) gemm(0, 0, M, K, N, alpha, dout, N, W, K, accumulate ? 1 : 0, dinp, K);
-    if (dW) gemm(1, 0, N, K, M, 1, dout, N, inp, K, 1, dW, K);
+    if (dinp) gemm(0, 0, M, K, N, alpha, dout, N, W, K, accumulate ? 1 : 0, dinp, K, 1);
+    if (dW) gemm(1, 0, N, K, M, 1, dout, N, inp, K, 1, dW, K, 0);
 }
+
+void kernels_weights_changed(void) { gemm_onednn_weights_changed(); }
 
 void embed_fwd(real *out, const int32_t *tok, const real *W_e, real scale,
                int M, int d) {

@@ -303,6 +303,7 @@ void model_init(model *m, uint64_t seed) {
 }
 
 void model_effective(model *m) {
+    kernels_weights_changed(); /* the bf16 products' rounded copies of the matrices are stale */
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].is_matrix) {
             reparam_view v = view_of(m, i);
