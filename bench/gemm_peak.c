@@ -2,7 +2,7 @@
  * sgemm, and wesar's bf16 products (matmul_fwd under PRECISION_BF16: oneDNN
  * where built in, else the own kernel) on 2048^3 products, best of 5.  As in
  * a training step, the weight operand is rounded to bf16 once and kept (see
- * kernels_weights_changed); the activation operand is rounded every call. */
+ * kernels_weights_changed); the activation operand is rounded every call.
  *   usage: gemm_peak [THREADS] [N]  -> "sgemm_gflops X" and "bf16_gflops Y" (0: no bf16 here) */
 #include "kernels/kernels.h"
 #include <cblas.h>
