@@ -43,7 +43,16 @@ static weight_copy weights[N_WEIGHTS];
 static int n_weights;
 static unsigned long version = 1;
 
-void gemm_onednn_weights_changed(void) { version++; }
+void gemm_onednn_weights_changed(void) {
+    /* a copy no product used since the last call belongs to a freed or idle
+     * model (a sweep runs many in one process): let it go */
+    int k = 0;
+    for (int i = 0; i < n_weights; i++)
+        if (weights[i].version == version) weights[k++] = weights[i];
+        else free(weights[i].bf);
+    n_weights = k;
+    version++;
+}
 
 int gemm_onednn_available(void) {
     if (!state) {
@@ -102,9 +111,10 @@ static int make(prim *q) {
     if (!rc && q->beta != 0) /* C = alpha A B + beta C: the sum post-op */
         rc = dnnl_post_ops_create(&po) || dnnl_post_ops_append_sum(po, q->beta) ||
              dnnl_primitive_attr_set_post_ops(attr, po);
+    void *none = DNNL_MEMORY_NONE; /* the operands' addresses are set per call */
     rc = rc || dnnl_primitive_desc_create(&pd, &md, attr, eng, NULL) || dnnl_primitive_create(&q->p, pd) ||
-         dnnl_memory_create(&q->a, &amd, eng, DNNL_MEMORY_NONE) || dnnl_memory_create(&q->b, &bmd, eng, DNNL_MEMORY_NONE) ||
-         dnnl_memory_create(&q->c, &cmd, eng, DNNL_MEMORY_NONE) || dnnl_memory_create(&q->scale, &smd, eng, DNNL_MEMORY_NONE);
+         dnnl_memory_create(&q->a, &amd, eng, none) || dnnl_memory_create(&q->b, &bmd, eng, none) ||
+         dnnl_memory_create(&q->c, &cmd, eng, none) || dnnl_memory_create(&q->scale, &smd, eng, none);
     if (po) dnnl_post_ops_destroy(po);
     if (pd) dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -146,7 +156,10 @@ static const uint16_t *rounded_b(const float *B, int rows, int cols, int ld, int
     if (w && w->version == version) return w->bf;
     if (!w && is_weight && n_weights < N_WEIGHTS) {
         uint16_t *bf = malloc((size_t)rows * cols * sizeof *bf); /* once per matrix: the first forward */
-        if (bf) w = &weights[n_weights++], *w = (weight_copy){.src = B, .rows = rows, .cols = cols, .ld = ld, .bf = bf};
+        if (bf) {
+            w = &weights[n_weights++];
+            *w = (weight_copy){.src = B, .rows = rows, .cols = cols, .ld = ld, .bf = bf};
+        }
     }
     if (!w && grow(&b16, &b_cap, (size_t)rows * cols)) return NULL;
     uint16_t *dst = w ? w->bf : b16;
