@@ -4,7 +4,7 @@
 # with a line is not run again, so the study goes on in parts, on fresh machines, and with
 # every line present this command trains nothing and only rebuilds the tables
 # (runs/study/PART/summary.md, printed) from results/.
-#   usage: scripts/study.sh [PART...]      parts: sigma2 lr long kosson (default: all, in this order)
+#   usage: scripts/study.sh [PART...]      parts: sigma2 lr lr-wesar long kosson (default: all, in this order)
 #          scripts/study.sh --tables [PART...]   train nothing: from results/ alone, rebuild each
 #              part's table (runs/study-tables/PART/summary.md), its report
 #              (results/study/PART.html) and charts (results/study/charts/PART/*.svg), and the
@@ -35,6 +35,7 @@ SHORT="--steps 300 --warmup 10 --val-every 100 --val-batches 8 --log-every 100 -
 # with a common std and collapses for the others
 METHODS=he+wesar,he+none,small+none,he+weightnorm,small+residual,gpt2+none,he+sigmareparam
 SIGMA2_BEST=256e-5 # part sigma2's best on the paper's grid for WeSaR, WN and sigmaReparam (seed 1)
+SIGMA2_WESAR=1024e-5 # WeSaR's best past that grid (part sigma2: 1.8821, against 1.9095 at 256e-5, 1.9350 at 4096e-5)
 
 MODE=run # run, tables, check
 part() { # NAME SWEEP-ARGS...: run what is missing and print the table, or (--tables, --check) only the table
@@ -52,14 +53,23 @@ part() { # NAME SWEEP-ARGS...: run what is missing and print the table, or (--ta
 }
 
 sigma2() { # part 1: sigma2 on the paper's grid, on the tuning seed 1, and one value past its top
-    # (1024e-5: the paper's best, 256e-5, sat at the edge, so the optimum was not bracketed)
+    # (1024e-5 and 4096e-5: the paper's best, 256e-5, sat at the edge, so the optimum was not bracketed)
     part sigma2-tuning --seeds 1 --base "$PROXY $SHORT --lr 4e-3" \
-        --grid reparam=wesar,weightnorm,sigmareparam --grid sigma2=1e-5,4e-5,16e-5,64e-5,256e-5,1024e-5
+        --grid reparam=wesar,weightnorm,sigmareparam --grid sigma2=1e-5,4e-5,16e-5,64e-5,256e-5,1024e-5,4096e-5
 }
 
+# part 2's learning rates, in the order they run: the matched 4e-3, up into instability (6.4e-2
+# trained the methods it had reached without a divergence, so 2.56e-1 was added and put ahead of
+# 6.4e-2's remaining points), then one below
+LRS=4e-3,1.6e-2,2.56e-1,6.4e-2,1e-3
 lr() { # part 2: every method at three fresh seeds, lr from the matched 4e-3 into instability, then below it
     part lr-range --seeds 2,3,4 --tune-seed 1 --base "$PROXY $SHORT" \
-        --grid lr=4e-3,1.6e-2,6.4e-2,1e-3 --grid init+reparam=$METHODS --grid sigma2=$SIGMA2_BEST
+        --grid lr=$LRS --grid init+reparam=$METHODS --grid sigma2=$SIGMA2_BEST
+}
+
+lr_wesar() { # part 2b: WeSaR at its own best sigma2 (past the paper's grid), part 2's lrs and seeds
+    part lr-wesar --seeds 2,3,4 --tune-seed 1 --base "$PROXY $SHORT" \
+        --grid lr=$LRS --grid init+reparam=he+wesar --grid sigma2=$SIGMA2_WESAR
 }
 
 long() { # part 3: long enough for the gates to move (sum of lr over the steps >= 2: 1000 steps at 4e-3)
@@ -91,10 +101,11 @@ case ${1:-} in
         rerun "$2" "$3"; exit ;;
 esac
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(sigma2 lr long kosson)
+[ ${#parts[@]} -gt 0 ] || parts=(sigma2 lr lr-wesar long kosson)
 for p in "${parts[@]}"; do
     case $p in
         sigma2 | lr | long | kosson) "$p" ;;
-        *) echo "study.sh: unknown part '$p' (expected sigma2, lr, long or kosson)" >&2; exit 2 ;;
+        lr-wesar) lr_wesar ;;
+        *) echo "study.sh: unknown part '$p' (expected sigma2, lr, lr-wesar, long or kosson)" >&2; exit 2 ;;
     esac
 done
