@@ -95,7 +95,7 @@ build/fuzz/libwesar.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRC))
 	@rm -f $@
 	ar rcs $@ $^
 build/fuzz/%: fuzz/%.c fuzz/fuzz_common.h build/fuzz/libwesar.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libwesar.a -o $@ $(BLAS_LIBS) $(ONEDNN_LIBS) -lcjson -lpcre2-8 -llzma -lz -lzstd -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libwesar.a -o $@ $(BLAS_LIBS) -lcjson -lpcre2-8 -llzma -lz -lzstd -lm
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 
 # bench/speed.sh's ceilings: OpenBLAS sgemm and the bf16 kernel

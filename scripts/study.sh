@@ -100,12 +100,10 @@ case ${1:-} in
     --rerun) [ $# -eq 3 ] || { echo "usage: scripts/study.sh --rerun PART POINT" >&2; exit 2; }
         rerun "$2" "$3"; exit ;;
 esac
+PARTS=(sigma2 lr lr-wesar long kosson) # in the order they run by default; each is the function of its name, '-' as '_'
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(sigma2 lr lr-wesar long kosson)
+[ ${#parts[@]} -gt 0 ] || parts=("${PARTS[@]}")
 for p in "${parts[@]}"; do
-    case $p in
-        sigma2 | lr | long | kosson) "$p" ;;
-        lr-wesar) lr_wesar ;;
-        *) echo "study.sh: unknown part '$p' (expected sigma2, lr, lr-wesar, long or kosson)" >&2; exit 2 ;;
-    esac
+    [[ " ${PARTS[*]} " == *" $p "* ]] || { echo "study.sh: unknown part '$p' (expected one of: ${PARTS[*]})" >&2; exit 2; }
+    "${p//-/_}"
 done

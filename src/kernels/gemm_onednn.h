@@ -2,7 +2,8 @@
  * src/kernels, like gemm_bf16.h, whose contract it keeps).
  *
  * C[M,N] = alpha * op(A) op(B) + beta * C, row-major, fp32 in and out: both
- * operands are rounded to bf16 (nearest even) into grow-only buffers, then
+ * operands are rounded to bf16 (nearest even), A into a grow-only buffer, B
+ * there too or, for a weight, into the copy it keeps (below), then
  * oneDNN multiplies them with fp32 accumulation (on AVX-512 BF16: its brgemm
  * kernels, about twice wesar's own kernel, bench/gemm.sh).  alpha is a
  * runtime output scale and beta a sum post-op, so one primitive per shape
