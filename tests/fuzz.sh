@@ -22,8 +22,12 @@ for bin in build/fuzz/fuzz_*; do
     if [ $rc -ne 0 ]; then
         FAILS=$((FAILS + 1))
         echo "FAIL fuzz_$t (exit $rc):"
-        grep -m 30 -e ERROR -e "^    #" -e "SUMMARY" -e "runtime error" "$WORK/$t.log"
-        ls "$WORK"/crash_"$t"-* 2> /dev/null
+        # what names the bug first (a CI log may keep only its first lines): the message, the input
+        grep -m 5 -e "^bad " -e "SUMMARY" -e "runtime error" "$WORK/$t.log"
+        for c in "$WORK"/crash_"$t"-*; do
+            [ -f "$c" ] && echo "input ${c##*/}:" && od -An -c "$c" | head -24
+        done
+        grep -m 30 -e ERROR -e "^    #" "$WORK/$t.log"
     else
         printf 'fuzz_%-9s %9s executions in %ss, %s, %s inputs in corpus\n' "$t" "${runs:-?}" "$SECS" \
             "${cov:-cov: ?}" "$(ls "$WORK/$t" | wc -l)"

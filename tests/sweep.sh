@@ -164,6 +164,18 @@ assert S["init+reparam=he+wesar,seed=1337"]["reparam"] == "wesar" and S["init+re
 PYEOF
 expect_fail "--grid init+reparam: 'he' has 1 part(s), expected 2 joined by '+'" \
     "$W" sweep --out "$WORK/j2" --base "$BASE" --grid init+reparam=small+none,he
+# point names that would not fit their directory's name, and a sweep.json that wesar did not write
+LONG=$(printf 'x%.0s' $(seq 100))
+expect_fail "--grid: a point's directory name can reach" "$W" sweep --out "$WORK/j3" --base "$BASE" \
+    --grid a=$LONG --grid b=$LONG --grid c=$LONG --grid d=$LONG --grid e=$LONG
+mkdir -p "$WORK/j4"
+echo '{"base":"","axes":[{"key":"lr","values":[]}],"seeds":[1],"tune_seed":-1,"threads":0,"diverge_factor":2}' \
+    > "$WORK/j4/sweep.json"
+expect_fail "$WORK/j4/sweep.json: not a sweep record as wesar sweep writes it: --grid: expected values, got nothing" \
+    "$W" report "$WORK/j4"
+printf '{"base":"--steps 2 '"'"'x\\ny","axes":[{"key":"lr","values":["1e-3"]}],"seeds":[1],"tune_seed":-1,"threads":0,"diverge_factor":2}' \
+    > "$WORK/j4/sweep.json" # the base's error quotes it: on one line
+expect_fail "--base: unmatched ' quote in '--steps 2 'x?y'" "$W" report "$WORK/j4"
 
 # --results: summary lines kept apart from the run directories, for a study run in parts on fresh machines
 RES=(--base "$BASE --steps 8" --grid lr=1e-3,3e-3 --seeds 1,2 --threads 1 --results "$WORK/res.jsonl")

@@ -102,9 +102,10 @@ double sumsq(const real *x, size_t n);
 void scale_inplace(real *x, real s, size_t n);
 
 /* Operand precision of matmul_fwd/matmul_bwd.  PRECISION_BF16 rounds both
- * operands to bf16 (nearest even) and accumulates in fp32 (own AVX-512 BF16
- * kernel, gemm_bf16.c); outputs, gradients and the parameters (master
- * weights) stay fp32, and so do the attention tiles.  Returns -1, changing
+ * operands to bf16 (nearest even) and accumulates in fp32 (oneDNN's bf16
+ * matmul where built in, else the own AVX-512 BF16 kernel, gemm_bf16.c);
+ * outputs, gradients and the parameters (master weights) stay fp32, and so
+ * do the attention tiles.  Returns -1, changing
  * nothing, where the CPU or the build (fp64) has no bf16 kernel. */
 enum { PRECISION_FP32, PRECISION_BF16 };
 int kernels_set_precision(int precision);

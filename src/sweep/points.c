@@ -44,16 +44,18 @@ static int split_words(const char *line, char ***out, char *err, size_t errlen) 
 }
 
 /* the job of the point's words: base, then each applying axis, seed, out */
+enum { POINT_MAX_WORDS = 480, POINT_MAX_KEYS = 64 }; /* the base's words, the axes' keys (joint ones count each) */
+
 static int point_job(const sweep_spec *s, point *p, char **base, int nb, char *err, size_t errlen) {
-    char *words[480 + 2 * 64 + 8], seed[32]; /* base, the axes' keys and values, seed and out */
+    char *words[POINT_MAX_WORDS + 2 * POINT_MAX_KEYS + 4], seed[32]; /* base, the axes' keys and values, seed and out */
     int n = 0;
-    for (int i = 0; i < nb && n < 480; i++) words[n++] = base[i];
-    char flags[64][80], vals[64][256];
+    for (int i = 0; i < nb; i++) words[n++] = base[i]; /* points_build checked nb and the keys */
+    char flags[POINT_MAX_KEYS][80], vals[POINT_MAX_KEYS][256];
     int nf = 0;
     for (int a = 0; a < s->n_axes; a++) { /* a joint axis "k1+k2" sets each key from "v1+v2" */
         if (!p->val[a]) continue;
         const char *k = s->axis[a].key, *v = p->val[a];
-        while (*k && nf < 64) {
+        while (*k) {
             size_t kl = strcspn(k, "+"), vl = strcspn(v, "+");
             snprintf(flags[nf], sizeof flags[nf], "--%.*s", (int)kl, k);
             snprintf(vals[nf], sizeof vals[nf], "%.*s", (int)vl, v);
@@ -147,13 +149,24 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
     memset(pl, 0, sizeof *pl);
     char **base;
     int nb = split_words(s->base, &base, err, errlen), rc = 0;
-    if (nb < 0) return -1;
+    if (nb < 0) {
+        err_printable(err); /* the base is the user's text: from sweep.json it may hold newlines */
+        return -1;
+    }
+    int n_keys = 0;
+    for (int a = 0; a < s->n_axes; a++)
+        for (const char *c = s->axis[a].key; *c; c++) n_keys += c == s->axis[a].key || *c == '+';
+    if (nb > POINT_MAX_WORDS || n_keys > POINT_MAX_KEYS) {
+        snprintf(err, errlen, "sweep: --base has %d words and the grid %d keys, expected at most %d and %d", nb, n_keys,
+                 POINT_MAX_WORDS, POINT_MAX_KEYS);
+        rc = -1;
+    }
     /* the base alone must be a valid training config: its errors are the user's, not a point's */
     point b;
     memset(&b, 0, sizeof b);
     snprintf(b.dir, sizeof b.dir, "%s", s->out);
     char why[1024];
-    if (point_job(&(sweep_spec){.n_axes = 0}, &b, base, nb, why, sizeof why)) {
+    if (!rc && point_job(&(sweep_spec){.n_axes = 0}, &b, base, nb, why, sizeof why)) {
         snprintf(err, errlen, "--base: %s", why);
         rc = -1;
     }
@@ -176,6 +189,20 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
                 rc = -1;
             }
         }
+    }
+    size_t name_len = strlen("seed=") + 20; /* the longest point name: every axis at its longest value */
+    for (int a = 0; a < s->n_axes && !rc; a++) {
+        size_t longest = 0;
+        for (int k = 0; k < s->axis[a].n; k++)
+            if (strlen(s->axis[a].vals[k]) > longest) longest = strlen(s->axis[a].vals[k]);
+        name_len += strlen(s->axis[a].key) + longest + 2;
+    }
+    point *np = NULL;
+    if (!rc && (name_len >= sizeof np->name || strlen(s->out) + 1 + name_len >= sizeof np->dir)) {
+        snprintf(err, errlen, "--grid: a point's directory name can reach %zu characters (with --out, %zu), more than "
+                 "%zu (%zu): shorten the keys' values or --out", name_len, strlen(s->out) + 1 + name_len,
+                 sizeof np->name - 1, sizeof np->dir - 1);
+        rc = -1;
     }
     double total = s->n_seeds;
     for (int a = 0; a < s->n_axes; a++) total *= s->axis[a].n;

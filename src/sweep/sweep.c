@@ -214,6 +214,24 @@ static int save_spec(const sweep_spec *s, char *err, size_t errlen) {
     return rc;
 }
 
+/* One of sweep.json's axes, {"key": K, "values": [V, ...]}, checked as --grid K=V,... is
+ * (its values are what a --grid list can hold: no commas, none empty). */
+static int load_axis(sweep_spec *s, const cJSON *a, char *err, size_t errlen) {
+    const cJSON *k = cJSON_GetObjectItem(a, "key"), *v = cJSON_GetObjectItem(a, "values");
+    if (!cJSON_IsString(k) || !cJSON_IsArray(v)) { snprintf(err, errlen, "an axis without \"key\" and \"values\""); return -1; }
+    char kv[8192];
+    size_t at = (size_t)snprintf(kv, sizeof kv, "%s=", k->valuestring);
+    for (const cJSON *e = v->child; e && at < sizeof kv; e = e->next) {
+        if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, ',')) {
+            snprintf(err, errlen, "axis %s: expected values that are non-empty strings without ','", k->valuestring);
+            return -1;
+        }
+        at += (size_t)snprintf(kv + at, sizeof kv - at, "%s%s", e == v->child ? "" : ",", e->valuestring);
+    }
+    if (at >= sizeof kv) { snprintf(err, errlen, "axis %s: longer than %zu characters", k->valuestring, sizeof kv - 1); return -1; }
+    return add_axis(s, kv, err, errlen);
+}
+
 int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     char path[1100];
@@ -227,14 +245,8 @@ int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
     int rc = j && cJSON_IsArray(ax) && cJSON_IsArray(sd) && cJSON_IsString(b) ? 0 : -1;
     snprintf(s->out, sizeof s->out, "%s", dir);
     if (!rc) s->base = strdup(b->valuestring);
-    for (cJSON *a = ax ? ax->child : NULL; a && !rc; a = a->next) {
-        const cJSON *k = cJSON_GetObjectItem(a, "key"), *v = cJSON_GetObjectItem(a, "values");
-        if (!cJSON_IsString(k) || !cJSON_IsArray(v) || s->n_axes == SWEEP_MAX_AXES) { rc = -1; break; }
-        sweep_axis *x = &s->axis[s->n_axes++];
-        snprintf(x->key, sizeof x->key, "%s", k->valuestring);
-        for (cJSON *e = v->child; e && x->n < SWEEP_MAX_VALUES; e = e->next)
-            if (cJSON_IsString(e)) x->vals[x->n++] = strdup(e->valuestring);
-    }
+    char why[1024] = "";
+    for (cJSON *a = ax ? ax->child : NULL; a && !rc; a = a->next) rc = load_axis(s, a, why, sizeof why);
     for (cJSON *e = sd ? sd->child : NULL; e && !rc && s->n_seeds < SWEEP_MAX_VALUES; e = e->next)
         if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble < 1e15)) rc = -1;
         else s->seeds[s->n_seeds++] = (long)e->valuedouble;
@@ -246,7 +258,7 @@ int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
         rc = -1;
     else s->tune_seed = (long)ts, s->threads = (int)th;
     if (rc || !s->n_seeds) {
-        if (had) snprintf(err, errlen, "%s: not a sweep record as wesar sweep writes it", path);
+        if (had) snprintf(err, errlen, "%s: not a sweep record as wesar sweep writes it%s%s", path, why[0] ? ": " : "", why);
         rc = -1;
     }
     cJSON_Delete(j);
