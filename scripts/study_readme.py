@@ -31,9 +31,41 @@ def line_of(results, point):
     sys.exit(f"{results}: no line for point '{point}'")
 
 
+# Lines made before the summary line recorded "simd" all ran on AVX-512 builds (Zen 4; the
+# Sapphire Rapids VM's were run again there): git log results/study/ tells.
+NO_SIMD = "avx512"
+
+
+def machine(line):
+    return f"{line.get('gemm', 'kernels not recorded')}, {line.get('simd', NO_SIMD)} build"
+
+
+def machines(part):
+    """The sentence under a part's table saying what computed its lines; exits where a
+    cell (the lines that differ only in seed) mixes machines: their numbers would not
+    rerun the same together (README, "Reruns")."""
+    cells, count = {}, {}
+    with open(f"results/study/{part}.jsonl") as f:
+        for ln in f:
+            j = json.loads(ln)
+            cell = ",".join(k for k in j["point"].split(",") if not k.startswith("seed="))
+            cells.setdefault(cell, set()).add(machine(j))
+            count[machine(j)] = count.get(machine(j), 0) + 1
+    mixed = sorted(c for c, m in cells.items() if len(m) > 1)
+    if mixed:
+        sys.exit(f"study {part}: a cell mixes lines from different machines: {mixed[0]} "
+                 f"({' and '.join(sorted(cells[mixed[0]]))}); withdraw its lines of one and rerun them on the other")
+    if len(count) <= 1:
+        return f"Computed on: {next(iter(count), 'nothing yet')} (every line)."
+    major = max(count, key=lambda m: (count[m], m))
+    rest = [f"{m}: {count[m]} line(s), the cells {', '.join(sorted(c for c in cells if m in cells[c]))}"
+            for m in sorted(count) if m != major]
+    return f"Computed on: {major} ({count[major]} lines), except {'; '.join(rest)}."
+
+
 def block(part, summary_md, gendir):
     with open(summary_md) as f:
-        text = f.read().rstrip("\n")
+        text = f.read().rstrip("\n") + "\n" + machines(part)
     imgs = [f"![{title}](results/study/charts/{part}/{name}.svg)" for name, title in CHARTS
             if os.path.exists(os.path.join(gendir, "charts", name + ".svg"))]
     body = f"<!-- study:{part} -->\n<!-- written by scripts/study.sh --tables from results/study/{part}.jsonl; " \
@@ -107,7 +139,7 @@ def compare(results, point, rundir):
             if "val_loss" in j:
                 vals.append(j["val_loss"])
     got = {"final_val_loss": vals[-1] if vals else None, "best_val_loss": min(vals) if vals else None}
-    print(f"{point}: the line was computed with {line.get('gemm', 'kernels not recorded')}, "
+    print(f"{point}: the line was computed with {machine(line)}, "
           f"{line['config']['train']['threads']} thread(s); same numbers need the same")
     same = True
     for k, v in got.items():

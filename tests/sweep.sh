@@ -212,9 +212,15 @@ PYEOF
 # running says how many seeds are in, the spikes table sums the lines' counts
 FIG=(--base "$BASE --steps 10 --telemetry-every 2" --seeds 1,2 --tune-seed 9 --threads 1)
 expect_ok "$W" sweep --out "$WORK/f" "${FIG[@]}" --grid lr=3e-3,1e-3 --results "$WORK/fig.jsonl"
-$PY - "$WORK/fig.jsonl" "$WORK/f" "$WORK/fig3.jsonl" << 'PYEOF' || fail "figure1 in the summary lines"
+# what the compiler targets with the build's own flags (build/VARIANT/flags), from its predefined macros
+FL=$(cat "$(dirname "$W")/flags")
+MACROS=$(${FL%% *} $(tr ' ' '\n' <<< "$FL" | grep -E '^-m') -dM -E -x c - < /dev/null)
+SIMD=$(grep -q "__AVX512F__ 1" <<< "$MACROS" && echo avx512 || { grep -q "__AVX2__ 1" <<< "$MACROS" && echo avx2; } ||
+       { grep -q "__SSE2__ 1" <<< "$MACROS" && echo sse2; } || { grep -q "__ARM_NEON 1" <<< "$MACROS" && echo neon; } || echo scalar)
+$PY - "$WORK/fig.jsonl" "$WORK/f" "$WORK/fig3.jsonl" "$SIMD" << 'PYEOF' || fail "figure1 in the summary lines"
 import json, sys, os
 L = [json.loads(l) for l in open(sys.argv[1])]
+assert all(r["simd"] == sys.argv[4] for r in L), ([r["simd"] for r in L], sys.argv[4])
 for r in L:  # the line's trace is the run's own telemetry: the last (only) layer's W_d and W_u
     tel = [json.loads(l) for l in open(os.path.join(sys.argv[2], r["point"], "telemetry.jsonl"))]
     for k in ("W_d", "W_u"):

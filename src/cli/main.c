@@ -590,9 +590,9 @@ static int cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;
     /* fp32 products, and bf16's where this CPU has AVX-512 BF16 */
-    printf("wesar %s (%s MPI; products: %s%s)\n", WESAR_VERSION, dist_compiled() ? "with" : "without",
+    printf("wesar %s (%s MPI; products: %s%s; built for %s)\n", WESAR_VERSION, dist_compiled() ? "with" : "without",
            kernels_gemm_name(gemm_bf16_available() ? PRECISION_BF16 : PRECISION_FP32),
-           gemm_bf16_available() ? "" : ", no bf16 (no AVX-512 BF16)");
+           gemm_bf16_available() ? "" : ", no bf16 (no AVX-512 BF16)", kernels_simd_name());
     return 0;
 }
 

@@ -121,5 +121,10 @@ int kernels_threads(void);
  * results are bit-identical between runs only where this (and the thread
  * count) agree, so a sweep's summary line records it. */
 const char *kernels_gemm_name(int precision);
+/* The widest vector extension this build was compiled for (-march=native):
+ * "avx512", "avx2", "sse2", "neon" or "scalar".  The element-wise kernels'
+ * vector width and libmvec's expf/erff follow it, so bit-identical results
+ * need it to agree as well; a summary line records it next to the GEMM. */
+const char *kernels_simd_name(void);
 
 #endif

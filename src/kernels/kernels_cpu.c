@@ -46,6 +46,20 @@ const char *kernels_gemm_name(int prec) {
     return name;
 }
 
+const char *kernels_simd_name(void) {
+#if defined(__AVX512F__)
+    return "avx512";
+#elif defined(__AVX2__)
+    return "avx2";
+#elif defined(__SSE2__)
+    return "sse2";
+#elif defined(__ARM_NEON)
+    return "neon";
+#else
+    return "scalar";
+#endif
+}
+
 int kernels_set_threads(int n) {
     int fit = blas_limit_threads();
     if (n < 1) n = 1;

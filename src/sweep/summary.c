@@ -56,6 +56,7 @@ static cJSON *point_line(const point *p, const cJSON *res, outcome *o) {
     add_figure1(j, p->dir);
     /* the line is made right after the point ran, on its machine: what its numbers rerun the same on */
     cJSON_AddStringToObject(j, "gemm", kernels_gemm_name(p->j.tc.precision));
+    cJSON_AddStringToObject(j, "simd", kernels_simd_name());
     return j;
 }
 
