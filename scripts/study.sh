@@ -14,6 +14,8 @@
 #          scripts/study.sh --rerun PART POINT   rerun one line's config alone, in
 #              runs/study-rerun/, and compare what it measured with the line
 #   THREADS (1): threads per point; the numbers do not depend on it.
+#   LAUNCH: what the training sweeps run under, e.g. LAUNCH="mpirun -np 2" deals a part's points
+#              among two processes (the lines are the same as from one; README, "Sweeps")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${W:-build/wesar}
@@ -42,7 +44,7 @@ part() { # NAME SWEEP-ARGS...: run what is missing and print the table, or (--ta
     local name=$1; shift
     if [ "$MODE" = run ]; then
         echo "== results/study/$name.jsonl (table: runs/study/$name/summary.md)"
-        "$W" sweep --out "runs/study/$name" --results "results/study/$name.jsonl" --threads "$THREADS" "$@"
+        ${LAUNCH:-} "$W" sweep --out "runs/study/$name" --results "results/study/$name.jsonl" --threads "$THREADS" "$@"
         return
     fi
     local out=runs/study-tables/$name gen=runs/study-tables/gen/$name
