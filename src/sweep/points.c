@@ -145,6 +145,55 @@ static int add_point(const sweep_spec *s, point_list *pl, const int *idx, int se
     return 0;
 }
 
+/* Keys become flags and values name directories: both must be fit for it. */
+static int check_axes(const sweep_spec *s, char *err, size_t errlen) {
+    for (int a = 0; a < s->n_axes; a++) {
+        const char *key = s->axis[a].key;
+        if (!*key || strlen(key) > 60 || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_+") != strlen(key)) {
+            snprintf(err, errlen, "--grid: '%s' is not a key (expected letters, digits, '_', and '+' between joint keys)", key);
+            return -1;
+        }
+        for (int k = 0; k < s->axis[a].n; k++) {
+            const char *v = s->axis[a].vals[k];
+            int bad = !*v || !strcmp(v, ".") || !strcmp(v, "..") || strlen(v) > 100;
+            for (const char *c = v; *c; c++) bad |= *c == '/' || (unsigned char)*c < 32 || *c == 127;
+            if (bad) {
+                snprintf(err, errlen, "--grid %s: the value '%s' cannot name a point's directory (expected 1 to 100 "
+                         "characters, no '/' or control characters)", key, v);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* What the fixed buffers hold: a job's words, its keys, a point's name and directory, the points. */
+static int check_sizes(const sweep_spec *s, int nb, char *err, size_t errlen) {
+    int n_keys = 0;
+    size_t name_len = strlen("seed=") + 20; /* the longest point name: every axis at its longest value */
+    double total = s->n_seeds;
+    for (int a = 0; a < s->n_axes; a++) {
+        size_t longest = 0;
+        for (const char *c = s->axis[a].key; *c; c++) n_keys += c == s->axis[a].key || *c == '+';
+        for (int k = 0; k < s->axis[a].n; k++)
+            if (strlen(s->axis[a].vals[k]) > longest) longest = strlen(s->axis[a].vals[k]);
+        name_len += strlen(s->axis[a].key) + longest + 2;
+        total *= s->axis[a].n;
+    }
+    point *np = NULL;
+    if (nb > POINT_MAX_WORDS || n_keys > POINT_MAX_KEYS)
+        snprintf(err, errlen, "sweep: --base has %d words and the grid %d keys, expected at most %d and %d", nb, n_keys,
+                 POINT_MAX_WORDS, POINT_MAX_KEYS);
+    else if (name_len >= sizeof np->name || strlen(s->out) + 1 + name_len >= sizeof np->dir)
+        snprintf(err, errlen, "--grid: a point's directory name can reach %zu characters (with --out, %zu), more than "
+                 "%zu (%zu): shorten the keys' values or --out", name_len, strlen(s->out) + 1 + name_len,
+                 sizeof np->name - 1, sizeof np->dir - 1);
+    else if (total > SWEEP_MAX_POINTS)
+        snprintf(err, errlen, "sweep: the grid has %.0f points, more than %d", total, SWEEP_MAX_POINTS);
+    else return 0;
+    return -1;
+}
+
 int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) {
     memset(pl, 0, sizeof *pl);
     char **base;
@@ -153,14 +202,7 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
         err_printable(err); /* the base is the user's text: from sweep.json it may hold newlines */
         return -1;
     }
-    int n_keys = 0;
-    for (int a = 0; a < s->n_axes; a++)
-        for (const char *c = s->axis[a].key; *c; c++) n_keys += c == s->axis[a].key || *c == '+';
-    if (nb > POINT_MAX_WORDS || n_keys > POINT_MAX_KEYS) {
-        snprintf(err, errlen, "sweep: --base has %d words and the grid %d keys, expected at most %d and %d", nb, n_keys,
-                 POINT_MAX_WORDS, POINT_MAX_KEYS);
-        rc = -1;
-    }
+    rc = check_axes(s, err, errlen) || check_sizes(s, nb, err, errlen) ? -1 : 0;
     /* the base alone must be a valid training config: its errors are the user's, not a point's */
     point b;
     memset(&b, 0, sizeof b);
@@ -173,43 +215,6 @@ int points_build(const sweep_spec *s, point_list *pl, char *err, size_t errlen) 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = s->threads ? s->threads : (int)(cores > 0 ? cores : 1) / dist_local_size();
     if (threads < 1) threads = 1;
-    for (int a = 0; a < s->n_axes && !rc; a++) { /* keys become flags, values name directories */
-        const char *key = s->axis[a].key;
-        if (!*key || strlen(key) > 60 || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_+") != strlen(key)) {
-            snprintf(err, errlen, "--grid: '%s' is not a key (expected letters, digits, '_', and '+' between joint keys)", key);
-            rc = -1;
-        }
-        for (int k = 0; k < s->axis[a].n && !rc; k++) {
-            const char *v = s->axis[a].vals[k];
-            int bad = !*v || !strcmp(v, ".") || !strcmp(v, "..") || strlen(v) > 100;
-            for (const char *c = v; *c; c++) bad |= *c == '/' || (unsigned char)*c < 32 || *c == 127;
-            if (bad) {
-                snprintf(err, errlen, "--grid %s: the value '%s' cannot name a point's directory (expected 1 to 100 "
-                         "characters, no '/' or control characters)", s->axis[a].key, v);
-                rc = -1;
-            }
-        }
-    }
-    size_t name_len = strlen("seed=") + 20; /* the longest point name: every axis at its longest value */
-    for (int a = 0; a < s->n_axes && !rc; a++) {
-        size_t longest = 0;
-        for (int k = 0; k < s->axis[a].n; k++)
-            if (strlen(s->axis[a].vals[k]) > longest) longest = strlen(s->axis[a].vals[k]);
-        name_len += strlen(s->axis[a].key) + longest + 2;
-    }
-    point *np = NULL;
-    if (!rc && (name_len >= sizeof np->name || strlen(s->out) + 1 + name_len >= sizeof np->dir)) {
-        snprintf(err, errlen, "--grid: a point's directory name can reach %zu characters (with --out, %zu), more than "
-                 "%zu (%zu): shorten the keys' values or --out", name_len, strlen(s->out) + 1 + name_len,
-                 sizeof np->name - 1, sizeof np->dir - 1);
-        rc = -1;
-    }
-    double total = s->n_seeds;
-    for (int a = 0; a < s->n_axes; a++) total *= s->axis[a].n;
-    if (!rc && total > SWEEP_MAX_POINTS) {
-        snprintf(err, errlen, "sweep: the grid has %.0f points, more than %d", total, SWEEP_MAX_POINTS);
-        rc = -1;
-    }
     int idx[SWEEP_MAX_AXES] = {0};
     for (int more = !rc; more && !rc;) {
         for (int k = 0; k < s->n_seeds && !rc; k++)
