@@ -93,7 +93,7 @@ rerun() { # PART POINT: the line's config alone (its threads too), then what it 
     mkdir -p "runs/study-rerun/$1" && rm -rf "$dir"
     python3 scripts/study_readme.py --config "$file" "$2" "$DATA" > "$dir.config.json"
     "$W" train --config "$dir.config.json" --out "$dir" ${RERUN_THREADS:+--threads "$RERUN_THREADS"} --quiet
-    python3 scripts/study_readme.py --compare "$file" "$2" "$dir"
+    python3 scripts/study_readme.py --compare "$file" "$2" "$dir" "$("$W" --version)"
 }
 
 case ${1:-} in

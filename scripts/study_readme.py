@@ -9,7 +9,8 @@
       check:  exit 1, naming what differs, where the README or results/study/ is not
               what `tables` would write.
   study_readme.py --config RESULTS POINT DATA    the line's config, data set to DATA
-  study_readme.py --compare RESULTS POINT RUNDIR what RUNDIR measured against the line
+  study_readme.py --compare RESULTS POINT RUNDIR [VERSION]   what RUNDIR measured against
+      the line (VERSION: `wesar --version` of the build that reran it, printed beside the line's)
 """
 import filecmp
 import json
@@ -130,8 +131,10 @@ def config(results, point, data):
     json.dump(c, sys.stdout, indent=1)
 
 
-def compare(results, point, rundir):
+def compare(results, point, rundir, version=""):
     line = line_of(results, point)
+    if version:  # `wesar --version` of the build that reran it: "... products: openblas X...; built for Y)"
+        print(f"{point}: rerun by {version.strip()}")
     vals = []
     with open(os.path.join(rundir, "log.jsonl")) as f:
         for ln in f:
@@ -153,7 +156,7 @@ def compare(results, point, rundir):
 def main(argv):
     if len(argv) == 4 and argv[0] == "--config":
         config(*argv[1:])
-    elif len(argv) == 4 and argv[0] == "--compare":
+    elif len(argv) in (4, 5) and argv[0] == "--compare":
         compare(*argv[1:])
     elif len(argv) == 4 and argv[3] in ("tables", "check"):
         tables(*argv)
