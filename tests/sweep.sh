@@ -171,8 +171,16 @@ expect_fail "--grid: a point's directory name can reach" "$W" sweep --out "$WORK
 mkdir -p "$WORK/j4"
 echo '{"base":"","axes":[{"key":"lr","values":[]}],"seeds":[1],"tune_seed":-1,"threads":0,"diverge_factor":2}' \
     > "$WORK/j4/sweep.json"
-expect_fail "$WORK/j4/sweep.json: not a sweep record as wesar sweep writes it: --grid: expected values, got nothing" \
+expect_fail "$WORK/j4/sweep.json: not a sweep record as wesar sweep writes it: axis lr: expected values, got none" \
     "$W" report "$WORK/j4"
+# sweep.json's axes meet --grid's checks: a twice-given key, a key that would split point names
+echo '{"base":"","axes":[{"key":"lr","values":["1"]},{"key":"lr","values":["2"]}],"seeds":[1],"tune_seed":-1,"threads":0,"diverge_factor":2}' \
+    > "$WORK/j4/sweep.json"
+expect_fail "$WORK/j4/sweep.json: not a sweep record as wesar sweep writes it: --grid lr: given twice" "$W" report "$WORK/j4"
+echo '{"base":"","axes":[{"key":"lr,seed","values":["1"]}],"seeds":[1],"tune_seed":-1,"threads":0,"diverge_factor":2}' \
+    > "$WORK/j4/sweep.json"
+expect_fail "--grid lr,seed: expected a config key (no '=', ',', '/' or space" "$W" report "$WORK/j4"
+expect_fail "--grid a/b: expected a config key" "$W" sweep --out "$WORK/j5" --base "$BASE" --grid a/b=1
 printf '{"base":"--steps 2 '"'"'x\\ny","axes":[{"key":"lr","values":["1e-3"]}],"seeds":[1],"tune_seed":-1,"threads":0,"diverge_factor":2}' \
     > "$WORK/j4/sweep.json" # the base's error quotes it: on one line
 expect_fail "--base: unmatched ' quote in '--steps 2 'x?y'" "$W" report "$WORK/j4"

@@ -39,43 +39,59 @@ static int split_list(const char *what, const char *list, char **out, int cap, c
     return n ? n : -1;
 }
 
+static void free_values(char **v, int n) {
+    for (int i = 0; i < n; i++) free(v[i]);
+}
+
+/* why key (with its n values) cannot be the next axis, or NULL: what --grid and sweep.json share */
+static const char *axis_problem(const sweep_spec *s, const char *key, char *const *vals, int n, char *why, size_t whylen) {
+    if (s->n_axes == SWEEP_MAX_AXES) return snprintf(why, whylen, "at most %d axes", SWEEP_MAX_AXES), why;
+    if (strpbrk(key, "=,/ ")) return "expected a config key (no '=', ',', '/' or space: they would make point names ambiguous)";
+    if (!strcmp(key, "seed") || !strcmp(key, "out") || !strcmp(key, "resume"))
+        return "not an axis (seeds come from --seeds, directories from --out)";
+    for (int i = 0; i < s->n_axes; i++)
+        if (!strcmp(s->axis[i].key, key)) return "given twice";
+    int parts = 1;
+    for (const char *c = key; *c; c++) parts += *c == '+';
+    for (int k = 0; k < n; k++) { /* a joint axis: as many parts in each value as in the key */
+        int vp = 1;
+        for (const char *c = vals[k]; *c; c++) vp += *c == '+';
+        if (vp != parts) return snprintf(why, whylen, "'%s' has %d part(s), expected %d joined by '+'", vals[k], vp, parts), why;
+    }
+    return NULL;
+}
+
+/* the next axis: key (its first keylen characters, '-' read as '_') and n strdup'd values, which
+ * it owns from here on (freed on error) */
+static int push_axis(sweep_spec *s, const char *key, size_t keylen, char **vals, int n, char *err, size_t errlen) {
+    sweep_axis *a = &s->axis[s->n_axes < SWEEP_MAX_AXES ? s->n_axes : 0];
+    char k[sizeof a->key], why[512];
+    snprintf(k, sizeof k, "%.*s", (int)keylen, key);
+    for (char *c = k; *c; c++)
+        if (*c == '-') *c = '_';
+    const char *bad = axis_problem(s, k, vals, n, why, sizeof why);
+    if (bad) {
+        snprintf(err, errlen, "--grid %s: %s", k, bad);
+        free_values(vals, n);
+        return -1;
+    }
+    memcpy(a->key, k, sizeof k);
+    memcpy(a->vals, vals, (size_t)n * sizeof *vals);
+    a->n = n;
+    s->n_axes++;
+    return 0;
+}
+
+/* --grid KEY=V1,V2,... */
 static int add_axis(sweep_spec *s, const char *kv, char *err, size_t errlen) {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof s->axis[0].key) {
         snprintf(err, errlen, "--grid: expected KEY=V1,V2,..., got '%s'", kv);
         return -1;
     }
-    if (s->n_axes == SWEEP_MAX_AXES) {
-        snprintf(err, errlen, "--grid: at most %d axes", SWEEP_MAX_AXES);
-        return -1;
-    }
-    sweep_axis *a = &s->axis[s->n_axes];
-    snprintf(a->key, sizeof a->key, "%.*s", (int)(eq - kv), kv);
-    for (char *c = a->key; *c; c++)
-        if (*c == '-') *c = '_';
-    if (!strcmp(a->key, "seed") || !strcmp(a->key, "out") || !strcmp(a->key, "resume")) {
-        snprintf(err, errlen, "--grid %s: not an axis (seeds come from --seeds, directories from --out)", a->key);
-        return -1;
-    }
-    for (int i = 0; i < s->n_axes; i++)
-        if (!strcmp(s->axis[i].key, a->key)) {
-            snprintf(err, errlen, "--grid %s: given twice", a->key);
-            return -1;
-        }
-    a->n = split_list("--grid", eq + 1, a->vals, SWEEP_MAX_VALUES, err, errlen);
-    if (a->n < 0) return -1;
-    int parts = 1;
-    for (const char *c = a->key; *c; c++) parts += *c == '+';
-    for (int k = 0; k < a->n; k++) { /* a joint axis: as many parts in each value as in the key */
-        int vp = 1;
-        for (const char *c = a->vals[k]; *c; c++) vp += *c == '+';
-        if (vp == parts) continue;
-        snprintf(err, errlen, "--grid %s: '%s' has %d part(s), expected %d joined by '+'", a->key, a->vals[k], vp, parts);
-        for (int i = 0; i < a->n; i++) free(a->vals[i]);
-        return -1;
-    }
-    s->n_axes++;
-    return 0;
+    char *vals[SWEEP_MAX_VALUES];
+    int n = split_list("--grid", eq + 1, vals, SWEEP_MAX_VALUES, err, errlen);
+    return n < 0 ? -1 : push_axis(s, kv, (size_t)(eq - kv), vals, n, err, errlen);
 }
 
 static int set_seeds(sweep_spec *s, const char *list, char *err, size_t errlen) {
@@ -214,22 +230,28 @@ static int save_spec(const sweep_spec *s, char *err, size_t errlen) {
     return rc;
 }
 
-/* One of sweep.json's axes, {"key": K, "values": [V, ...]}, checked as --grid K=V,... is
- * (its values are what a --grid list can hold: no commas, none empty). */
+/* One of sweep.json's axes, {"key": K, "values": [V, ...]}, checked as --grid K=V,... is (its
+ * values are what a --grid list can hold: a ',' would make point names ambiguous). */
 static int load_axis(sweep_spec *s, const cJSON *a, char *err, size_t errlen) {
     const cJSON *k = cJSON_GetObjectItem(a, "key"), *v = cJSON_GetObjectItem(a, "values");
     if (!cJSON_IsString(k) || !cJSON_IsArray(v)) { snprintf(err, errlen, "an axis without \"key\" and \"values\""); return -1; }
-    char kv[8192];
-    size_t at = (size_t)snprintf(kv, sizeof kv, "%s=", k->valuestring);
-    for (const cJSON *e = v->child; e && at < sizeof kv; e = e->next) {
-        if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, ',')) {
-            snprintf(err, errlen, "axis %s: expected values that are non-empty strings without ','", k->valuestring);
+    size_t keylen = strlen(k->valuestring);
+    if (!keylen || keylen >= sizeof s->axis[0].key) {
+        snprintf(err, errlen, "axis '%.64s': expected a key of 1 to %zu characters", k->valuestring, sizeof s->axis[0].key - 1);
+        return -1;
+    }
+    char *vals[SWEEP_MAX_VALUES];
+    int n = 0;
+    for (const cJSON *e = v->child; e; e = e->next) {
+        if (n == SWEEP_MAX_VALUES || !cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, ',')) {
+            snprintf(err, errlen, "axis %s: expected up to %d values, non-empty strings without ','", k->valuestring, SWEEP_MAX_VALUES);
+            free_values(vals, n);
             return -1;
         }
-        at += (size_t)snprintf(kv + at, sizeof kv - at, "%s%s", e == v->child ? "" : ",", e->valuestring);
+        vals[n++] = strdup(e->valuestring);
     }
-    if (at >= sizeof kv) { snprintf(err, errlen, "axis %s: longer than %zu characters", k->valuestring, sizeof kv - 1); return -1; }
-    return add_axis(s, kv, err, errlen);
+    if (!n) { snprintf(err, errlen, "axis %s: expected values, got none", k->valuestring); return -1; }
+    return push_axis(s, k->valuestring, keylen, vals, n, err, errlen);
 }
 
 int sweep_load(sweep_spec *s, const char *dir, char *err, size_t errlen) {
