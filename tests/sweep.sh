@@ -42,9 +42,9 @@ for lr in ("1e-3", "3e-3"):
     tune = {s: by["reparam=wesar,sigma2=%s,lr=%s,seed=1" % (s, lr)]["final_val_loss"] for s in ("4e-5", "64e-5")}
     best = min(tune, key=tune.get)
     v = by["reparam=wesar,sigma2=%s,lr=%s,seed=2" % (best, lr)]["final_val_loss"]
-    cell = "%.4f (0.0000) σ²=%s" % (v, best)
+    cell = "%.4f (–) σ²=%s" % (v, best)
     assert cell in md, (cell, md)
-    cell = "%.4f (0.0000)" % by["reparam=none,lr=%s,seed=2" % lr]["final_val_loss"]
+    cell = "%.4f (–)" % by["reparam=none,lr=%s,seed=2" % lr]["final_val_loss"]
     assert cell in md, (cell, md)
 assert "| reparam=none |" in md and "over seed 2;" in md and "seed 1, which is not among them" in md, md
 for lr in ("1e-3", "3e-3"):  # the tuning table: seed 1 at each sigma2, the grid's order
@@ -116,7 +116,7 @@ grep "^sweep \[" "$WORK/o" | grep -qv "lr=1e-2" && fail "an old point ran again"
 expect_ok "$W" sweep --out "$WORK/u" --base "$BASE" --grid reparam=none,wesar --grid sigma2=64e-5 \
     --grid lr=1e-3,3e-3 --seeds 2 --tune-seed 1 --threads 1
 grep "^sweep \[" "$WORK/o" && fail "a done point ran again"
-grep -q "^| reparam=wesar | [0-9.]* (0.0000) σ²=64e-5 | [0-9.]* (0.0000) σ²=64e-5 |" "$WORK/u/summary.md" &&
+grep -q "^| reparam=wesar | [0-9.]* (–) σ²=64e-5 | [0-9.]* (–) σ²=64e-5 |" "$WORK/u/summary.md" &&
     grep -q "the grid's one value, 64e-5" "$WORK/u/summary.md" || fail "one-sigma2 table: $(cat "$WORK/u/summary.md")"
 
 # a changed base for an existing point is refused, naming the key
@@ -253,7 +253,7 @@ md = open(sys.argv[2]).read()
 assert "| method | lr=1e-3 | lr=3e-3 | lr=1e-2 |" in md, md
 a = [L["lr=3e-3,seed=%d" % s]["final_val_loss"] for s in (1, 2)]
 one = L["lr=1e-3,seed=1"]["final_val_loss"]
-row = "| all | %.4f (0.0000) [1 of 2 seeds] | %.4f (%.4f) | – |" % (one, statistics.mean(a), statistics.stdev(a))
+row = "| all | %.4f (–) [1 of 2 seeds] | %.4f (%.4f) | – |" % (one, statistics.mean(a), statistics.stdev(a))
 assert row in md, (row, md)
 sp = lambda lr, ss: "%d / %d" % tuple(sum(L["lr=%s,seed=%d" % (lr, s)][k] for s in ss) for k in ("spikes_detector", "spikes_spec_rule"))
 row = "| all | %s | %s | – |" % (sp("1e-3", (1,)), sp("3e-3", (1, 2)))

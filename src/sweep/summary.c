@@ -126,12 +126,12 @@ static int write_table(const sweep_spec *s, const point_list *pl, const outcome 
     grid(f, s, &t, pl, o, table_cell_text, "final val loss");
     fprintf(f, "\nFinal validation loss, mean (sample std) over seed%s %s", strchr(seeds, ',') ? "s" : "", seeds);
     if (t.report_tune && t.sigma2 >= 0) fprintf(f, "; one seed only: σ² is chosen and reported on the same seed, a hint, not a result.\n");
-    else if (t.report_tune) fprintf(f, "; one seed only, so no spread (the std is 0): a hint, not a result.\n");
+    else if (t.report_tune) fprintf(f, "; one seed only, so no spread: a hint, not a result.\n");
     else if (t.sigma2 >= 0 && s->axis[t.sigma2].n == 1)
         fprintf(f, "; σ² is the grid's one value, %s.\n", s->axis[t.sigma2].vals[0]);
     else if (t.sigma2 >= 0) fprintf(f, "; σ² chosen per cell by the final val loss of seed %ld, which is not among them.\n", t.tune);
     else fprintf(f, " (seed %ld, the tuning seed, is left out).\n", t.tune);
-    fprintf(f, "Diverged: the loss went non-finite or above %g × step 1's. –: no finished point.\n", s->diverge_factor);
+    fprintf(f, "Diverged: the loss went non-finite or above %g × step 1's. –: no finished point; (–): one value, no spread.\n", s->diverge_factor);
     if (t.sigma2 >= 0 && s->axis[t.sigma2].n > 1) tuning_table(f, s, &t, pl, o);
     fprintf(f, "\n");
     grid(f, s, &t, pl, o, spikes_text, "spikes");

@@ -262,7 +262,8 @@ void table_cell_text(const cell_stat *c, char *buf, size_t n) {
     if (!c->tot) at = (size_t)snprintf(buf, n, "–");
     else if (!c->n) at = (size_t)snprintf(buf, n, "diverged (%d/%d)", c->div, c->tot);
     else {
-        at = (size_t)snprintf(buf, n, "%.4f (%.4f)", c->mean, c->sd);
+        /* one value has no sample std: "(–)", not a spread of 0 */
+        at = c->n > 1 ? (size_t)snprintf(buf, n, "%.4f (%.4f)", c->mean, c->sd) : (size_t)snprintf(buf, n, "%.4f (–)", c->mean);
         if (c->div && at < n) at += (size_t)snprintf(buf + at, n - at, " [%d/%d diverged]", c->div, c->tot);
     }
     if (c->tot && c->tot < c->want && at < n) at += (size_t)snprintf(buf + at, n - at, " [%d of %d seeds]", c->tot, c->want);
