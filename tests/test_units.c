@@ -1,6 +1,7 @@
 /* test_units.c - config, shards, datasets, schedule, init, checkpoints,
  * tokenizer and prepare, each against closed-form or hand-made expectations;
- * the bf16 matrix product against OpenBLAS sgemm on operands rounded here. */
+ * the bf16 matrix product against OpenBLAS sgemm on operands rounded here;
+ * the attention kernel against the textbook formulas in double. */
 #include "check.h"
 #include "train/spike.h"
 #include "train/telemetry.h"
@@ -490,6 +491,89 @@ static void test_bf16(void) {
     kernels_set_precision(PRECISION_FP32);
 }
 
+/* The attention kernel in the build's own precision (float in release and
+ * asan: attention.c's 16-wide vectors, padding and tails) against the
+ * textbook formulas in double: softmax(q k^T / sqrt(hd)) v, causal, and its
+ * gradients for a loss sum(R o out). */
+static void att_textbook(double *out, double *dq, double *dk, double *dv, const real *q, const real *k,
+                         const real *v, const real *R, int B, int T, int H, int Hkv, int hd) {
+    int qs = H * hd, kvs = Hkv * hd;
+    double *p = malloc(sizeof(double) * T), *dp = malloc(sizeof(double) * T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                int kh = h / (H / Hkv);
+                size_t qo = ((size_t)b * T + t) * qs + h * hd;
+                double mx = -1e300, sum = 0, D = 0;
+                for (int j = 0; j <= t; j++) {
+                    const real *kj = k + ((size_t)b * T + j) * kvs + kh * hd;
+                    p[j] = 0;
+                    for (int e = 0; e < hd; e++) p[j] += (double)q[qo + e] * kj[e] / sqrt(hd);
+                    mx = fmax(mx, p[j]);
+                }
+                for (int j = 0; j <= t; j++) sum += exp(p[j] - mx);
+                for (int j = 0; j <= t; j++) p[j] = exp(p[j] - mx) / sum;
+                for (int e = 0; e < hd; e++) {
+                    out[qo + e] = 0;
+                    for (int j = 0; j <= t; j++) out[qo + e] += p[j] * v[((size_t)b * T + j) * kvs + kh * hd + e];
+                }
+                for (int j = 0; j <= t; j++) { /* dP = R v^T; dS = P o (dP - sum P o dP) */
+                    const real *vj = v + ((size_t)b * T + j) * kvs + kh * hd;
+                    dp[j] = 0;
+                    for (int e = 0; e < hd; e++) dp[j] += (double)R[qo + e] * vj[e];
+                    D += p[j] * dp[j];
+                }
+                for (int j = 0; j <= t; j++) {
+                    size_t ko = ((size_t)b * T + j) * kvs + kh * hd;
+                    double ds = p[j] * (dp[j] - D) / sqrt(hd);
+                    for (int e = 0; e < hd; e++) {
+                        dq[qo + e] += ds * k[ko + e];
+                        dk[ko + e] += ds * q[qo + e];
+                        dv[ko + e] += p[j] * R[qo + e];
+                    }
+                }
+            }
+    free(p);
+    free(dp);
+}
+
+static void test_attention(void) {
+    int shapes[][3] = {{200, 32, 2}, {70, 64, 4}, {77, 40, 2}, {9, 8, 4}}; /* T, hd, Hkv (H = 4) */
+    for (int s = 0; s < 4; s++) {
+        int B = 2, H = 4, T = shapes[s][0], hd = shapes[s][1], Hkv = shapes[s][2];
+        size_t nq = (size_t)B * T * H * hd, nk = (size_t)B * T * Hkv * hd;
+        real *q = malloc(sizeof(real) * nq), *k = malloc(sizeof(real) * nk), *v = malloc(sizeof(real) * nk);
+        real *R = malloc(sizeof(real) * nq), *out = malloc(sizeof(real) * nq), *dq = malloc(sizeof(real) * nq);
+        real *dk = malloc(sizeof(real) * nk), *dv = malloc(sizeof(real) * nk);
+        real *lse = malloc(sizeof(real) * B * H * T);
+        real *scratch = malloc(sizeof(real) * attention_scratch_len(T) * kernels_threads());
+        double *o_ref = calloc(nq, sizeof(double)), *dq_ref = calloc(nq, sizeof(double));
+        double *dk_ref = calloc(nk, sizeof(double)), *dv_ref = calloc(nk, sizeof(double));
+        uint64_t st = 7 + s;
+#define NEXT() (st = st * 6364136223846793005ull + 1, (real)((st >> 40) / 16777216.0 * 4 - 2))
+        for (size_t i = 0; i < nq; i++) { q[i] = NEXT(); R[i] = NEXT(); }
+        for (size_t i = 0; i < nk; i++) { k[i] = NEXT(); v[i] = NEXT(); }
+#undef NEXT
+        attention_fwd(out, lse, scratch, q, k, v, B, T, H, Hkv, hd);
+        attention_bwd(dq, dk, dv, scratch, R, out, lse, q, k, v, B, T, H, Hkv, hd);
+        att_textbook(o_ref, dq_ref, dk_ref, dv_ref, q, k, v, R, B, T, H, Hkv, hd);
+        double e[4] = {0}, m[4] = {0};
+        for (size_t i = 0; i < nq; i++) {
+            e[0] = fmax(e[0], fabs(out[i] - o_ref[i])), m[0] = fmax(m[0], fabs(o_ref[i]));
+            e[1] = fmax(e[1], fabs(dq[i] - dq_ref[i])), m[1] = fmax(m[1], fabs(dq_ref[i]));
+        }
+        for (size_t i = 0; i < nk; i++) {
+            e[2] = fmax(e[2], fabs(dk[i] - dk_ref[i])), m[2] = fmax(m[2], fabs(dk_ref[i]));
+            e[3] = fmax(e[3], fabs(dv[i] - dv_ref[i])), m[3] = fmax(m[3], fabs(dv_ref[i]));
+        }
+        for (int w = 0; w < 4; w++)
+            CHECK(e[w] < 2e-5 * (1 + m[w]), "attention T=%d hd=%d Hkv=%d: %s is %.2e from the textbook's (largest %.2f)",
+                  T, hd, Hkv, (const char *[]){"out", "dq", "dk", "dv"}[w], e[w], m[w]);
+        free(q); free(k); free(v); free(R); free(out); free(dq); free(dk); free(dv); free(lse); free(scratch);
+        free(o_ref); free(dq_ref); free(dk_ref); free(dv_ref);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/wesar_units_%d", (int)getpid());
     char err[256];
@@ -504,6 +588,7 @@ int main(void) {
     test_spike();
     test_telemetry();
     test_bf16();
+    test_attention();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) return 1;

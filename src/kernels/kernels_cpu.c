@@ -1,8 +1,10 @@
-/* kernels_cpu.c - CPU backend: OpenBLAS for matrix products, OpenMP for the rest. */
+/* kernels_cpu.c - CPU backend: OpenBLAS for matrix products, OpenMP for the
+ * element-wise rest (attention: attention.c). */
 #include "kernels.h"
 #include "blas_limit.h"
 #include "gemm_bf16.h"
 #include "gemm_onednn.h"
+#include "mvec.h"
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,12 +30,6 @@
 void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
 
-/* glibc's libmvec has vector erff/expf (within 2 ulp); declaring them SIMD
- * lets the compiler call the AVX-512 versions from `omp simd` loops. */
-#if !defined(WESAR_FP64) && defined(__GLIBC__) && defined(__x86_64__) && !defined(__clang__)
-extern float erff(float) __attribute__((simd("notinbranch")));
-extern float expf(float) __attribute__((simd("notinbranch")));
-#endif
 
 static int precision = PRECISION_FP32;
 
@@ -110,7 +106,7 @@ static int thread_range(size_t n, size_t *lo, size_t *hi) {
 /* The products of the linear layers and the head: OpenBLAS, or under
  * PRECISION_BF16 oneDNN's bf16 matmul (twice wesar's own kernel, bench/gemm.sh),
  * else (not built in, or it refused) the own kernel, which keeps the same
- * contract.  (Attention calls GEMM directly: fp32.) */
+ * contract.  (Attention has its own tile loops, attention.c: fp32.) */
 static void gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
                  const real *B, int ldb, real beta, real *C, int ldc, int b_is_weight) {
 #ifndef WESAR_FP64
@@ -236,152 +232,6 @@ void rope_fwd(real *x, const real *cos_t, const real *sin_t, int B, int T,
 void rope_bwd(real *dx, const real *cos_t, const real *sin_t, int B, int T,
               int nh, int hd) {
     rope_apply(dx, cos_t, sin_t, B, T, nh, hd, -1);
-}
-
-/* Flash-attention style: a task takes ATT_QB query rows of one (batch, head)
- * and the keys up to its last row, so the score tile (ATT_QB x T) stays in
- * L2 and no T x T matrix is ever stored.  Each row's softmax is exact (not
- * online): the tile holds all its keys.  The backward recomputes the tile
- * from the saved log-sum-exp.  OpenBLAS runs serial inside the region. */
-#define ATT_QB 64
-
-size_t attention_scratch_len(int T) { return (size_t)2 * ATT_QB * T; }
-
-static real *thread_scratch(real *scratch, int T) {
-#ifdef _OPENMP
-    return scratch + (size_t)omp_get_thread_num() * attention_scratch_len(T);
-#else
-    (void)T;
-    return scratch;
-#endif
-}
-
-/* S = scale * Q_blk K[0:n]^T, rows i0..i0+nq-1, turned into probabilities:
- * exp(S - lse_in) in the backward, or the row softmax in the forward, whose
- * log-sum-exp goes to lse_out (exactly one of the two is non-NULL).  Entries
- * above the diagonal are zero. */
-static void att_probs(real *S, real *lse_out, const real *lse_in, const real *qh, const real *kb,
-                      int i0, int nq, int n, int qs, int kvs, int hd, real scale) {
-    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n, hd, scale, qh + (size_t)i0 * qs, qs, kb,
-         kvs, 0, S, n);
-    for (int r = 0; r < nq; r++) {
-        real *sr = S + (size_t)r * n;
-        int last = i0 + r; /* keys 0..last */
-        real ls;
-        if (lse_in) {
-            ls = lse_in[i0 + r];
-        } else {
-            real mx = sr[0];
-            double sum = 0;
-            for (int j = 1; j <= last; j++) mx = sr[j] > mx ? sr[j] : mx;
-#pragma omp simd reduction(+ : sum)
-            for (int j = 0; j <= last; j++) sum += R_EXP(sr[j] - mx);
-            ls = mx + (real)log(sum);
-            lse_out[i0 + r] = ls;
-        }
-#pragma omp simd
-        for (int j = 0; j <= last; j++) sr[j] = R_EXP(sr[j] - ls);
-        for (int j = last + 1; j < n; j++) sr[j] = 0;
-    }
-}
-
-void attention_fwd(real *out, real *lse, real *scratch, const real *q, const real *k,
-                   const real *v, int B, int T, int H, int Hkv, int hd) {
-    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv, nb = (T + ATT_QB - 1) / ATT_QB;
-    real scale = 1 / R_SQRT((real)hd);
-    /* last blocks first: they are the longest, so dynamic scheduling balances */
-#pragma omp parallel for collapse(3) schedule(dynamic, 1)
-    for (int ib = nb - 1; ib >= 0; ib--)
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < H; h++) {
-                real *S = thread_scratch(scratch, T);
-                int kh = h / group, i0 = ib * ATT_QB, nq = T - i0 < ATT_QB ? T - i0 : ATT_QB;
-                int n = i0 + nq;
-                const real *qh = q + (size_t)b * T * qs + (size_t)h * hd;
-                const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
-                const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
-                att_probs(S, lse + ((size_t)b * H + h) * T, NULL, qh, kb, i0, nq, n, qs, kvs, hd, scale);
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, n, 1, S, n, vb, kvs, 0,
-                     out + ((size_t)b * T + i0) * qs + (size_t)h * hd, qs);
-            }
-}
-
-void attention_cached(real *out, real *scores, const real *q, const real *kcache,
-                      const real *vcache, int n, int p0, int H, int Hkv, int hd) {
-    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv, P = p0 + n;
-    real scale = 1 / R_SQRT((real)hd);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int h = 0; h < H; h++)
-        for (int i = 0; i < n; i++) {
-            int last = p0 + i, kh = h / group;
-            const real *qi = q + (size_t)i * qs + (size_t)h * hd;
-            real *sc = scores + ((size_t)h * n + i) * P, mx = -INFINITY, sum = 0;
-            for (int j = 0; j <= last; j++) {
-                const real *kj = kcache + (size_t)j * kvs + (size_t)kh * hd;
-                real dot = 0;
-                for (int e = 0; e < hd; e++) dot += qi[e] * kj[e];
-                sc[j] = dot * scale;
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            for (int j = 0; j <= last; j++) { sc[j] = R_EXP(sc[j] - mx); sum += sc[j]; }
-            real *o = out + (size_t)i * qs + (size_t)h * hd, inv = 1 / sum;
-            for (int e = 0; e < hd; e++) o[e] = 0;
-            for (int j = 0; j <= last; j++) {
-                const real *vj = vcache + (size_t)j * kvs + (size_t)kh * hd;
-                real w = sc[j] * inv;
-                for (int e = 0; e < hd; e++) o[e] += w * vj[e];
-            }
-        }
-}
-
-void attention_bwd(real *dq, real *dk, real *dv, real *scratch, const real *dout,
-                   const real *out, const real *lse, const real *q, const real *k,
-                   const real *v, int B, int T, int H, int Hkv, int hd) {
-    int qs = H * hd, kvs = Hkv * hd, group = H / Hkv;
-    real scale = 1 / R_SQRT((real)hd);
-    /* One task per (batch, kv head): it owns dk/dv of that head, so its query
-     * heads and blocks accumulate there without races, in a fixed order. */
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int b = 0; b < B; b++)
-        for (int kh = 0; kh < Hkv; kh++) {
-            real *P = thread_scratch(scratch, T), *dP = P + (size_t)ATT_QB * T;
-            const real *kb = k + (size_t)b * T * kvs + (size_t)kh * hd;
-            const real *vb = v + (size_t)b * T * kvs + (size_t)kh * hd;
-            real *dkb = dk + (size_t)b * T * kvs + (size_t)kh * hd;
-            real *dvb = dv + (size_t)b * T * kvs + (size_t)kh * hd;
-            for (int t = 0; t < T; t++) {
-                memset(dkb + (size_t)t * kvs, 0, (size_t)hd * sizeof(real));
-                memset(dvb + (size_t)t * kvs, 0, (size_t)hd * sizeof(real));
-            }
-            for (int h = kh * group; h < (kh + 1) * group; h++) {
-                size_t ho = (size_t)b * T * qs + (size_t)h * hd;
-                const real *qh = q + ho, *doh = dout + ho, *oh = out + ho;
-                const real *lh = lse + ((size_t)b * H + h) * T;
-                for (int i0 = 0; i0 < T; i0 += ATT_QB) {
-                    int nq = T - i0 < ATT_QB ? T - i0 : ATT_QB, n = i0 + nq;
-                    const real *dob = doh + (size_t)i0 * qs;
-                    att_probs(P, NULL, lh, qh, kb, i0, nq, n, qs, kvs, hd, scale);
-                    /* dV += P^T dO ;  dP = dO V^T */
-                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, nq, 1, P, n, dob, qs, 1,
-                         dvb, kvs);
-                    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n, hd, 1, dob, qs, vb, kvs, 0,
-                         dP, n);
-                    /* dS = scale * P o (dP - D), D = rowsum(dO o O) = rowsum(P o dP) */
-                    for (int r = 0; r < nq; r++) {
-                        const real *o = oh + (size_t)(i0 + r) * qs, *g = dob + (size_t)r * qs;
-                        real *pr = P + (size_t)r * n, *dr = dP + (size_t)r * n, D = 0;
-                        for (int e = 0; e < hd; e++) D += g[e] * o[e];
-#pragma omp simd
-                        for (int j = 0; j < n; j++) dr[j] = scale * pr[j] * (dr[j] - D);
-                    }
-                    /* dQ = dS K ;  dK += dS^T Q */
-                    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, n, 1, dP, n, kb, kvs, 0,
-                         dq + ho + (size_t)i0 * qs, qs);
-                    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, nq, 1, dP, n,
-                         qh + (size_t)i0 * qs, qs, 1, dkb, kvs);
-                }
-            }
-        }
 }
 
 #define INV_SQRT2 0.70710678118654752440
