@@ -105,6 +105,9 @@ build/release/gemm_peak: bench/gemm_peak.c build/release/libwesar.a $(HDR)
 build/release/gemm_shapes: bench/gemm_shapes.c build/release/libwesar.a $(HDR)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/gemm_shapes.c build/release/libwesar.a -o $@ -ldl $(LDLIBS) $(LIBS_release)
 
+# bench/attention_bench.c: the attention kernel alone, against the sgemm ceiling
+build/release/attention_bench: bench/attention_bench.c build/release/libwesar.a $(HDR)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/attention_bench.c build/release/libwesar.a -o $@ $(LDLIBS) $(LIBS_release)
 # bench/crc32.c: the checkpoint checksum, wesar's table against zlib's
 build/release/crc32_bench: bench/crc32.c build/release/libwesar.a $(HDR)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_release) -Isrc bench/crc32.c build/release/libwesar.a -o $@ $(LDLIBS) $(LIBS_release)
