@@ -91,7 +91,7 @@ kosson() { # part 4: Kosson et al.'s optimizers, warmup 0 and 5 %, He init.  Lio
 rerun() { # PART POINT: the line's config alone (its threads too), then what it measured against the line
     local file=results/study/$1.jsonl dir=runs/study-rerun/$1/$2
     mkdir -p "runs/study-rerun/$1" && rm -rf "$dir"
-    python3 scripts/study_readme.py --config "$file" "$2" "$DATA" > "$dir.config.json"
+    python3 scripts/study_readme.py --config "$file" "$2" "$DATA" "$("$W" --version)" > "$dir.config.json"
     "$W" train --config "$dir.config.json" --out "$dir" ${RERUN_THREADS:+--threads "$RERUN_THREADS"} --quiet
     python3 scripts/study_readme.py --compare "$file" "$2" "$dir" "$("$W" --version)"
 }

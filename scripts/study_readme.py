@@ -8,13 +8,15 @@
               PART.html and charts/*.svg are copied to results/study/.
       check:  exit 1, naming what differs, where the README or results/study/ is not
               what `tables` would write.
-  study_readme.py --config RESULTS POINT DATA    the line's config, data set to DATA
+  study_readme.py --config RESULTS POINT DATA [VERSION]   the line's config, data set to DATA (VERSION:
+      `wesar --version` of the build that will, to say first where it cannot give the same numbers)
   study_readme.py --compare RESULTS POINT RUNDIR [VERSION]   what RUNDIR measured against
       the line (VERSION: `wesar --version` of the build that reran it, printed beside the line's)
 """
 import filecmp
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -124,11 +126,24 @@ def tables(part, summary_md, gendir, mode):
     print(f"study {part}: {README} block and {len(pairs)} file(s) under results/study/ written")
 
 
-def config(results, point, data):
-    c = line_of(results, point)["config"]
+def build_machine(version):
+    """`wesar --version`'s kernels and vector extension, as machine() names a line's"""
+    gemm = re.search(r"products: ([^;,]*)", version)
+    simd = re.search(r"built for (\w+)", version)
+    return f"{gemm.group(1) if gemm else '?'}, {simd.group(1) if simd else '?'} build"
+
+
+def config(results, point, data, version=""):
+    """The line's config to train alone, on stdout; on stderr, before minutes of training, a
+    word where this build cannot give the line's numbers (README, "Reruns")."""
+    line = line_of(results, point)
+    c = line["config"]
     c["train"]["data"] = data
     c["train"].pop("out", None)
     json.dump(c, sys.stdout, indent=1)
+    if version and build_machine(version) != machine(line):
+        print(f"{point}: note: the line was computed with {machine(line)}, this build has "
+              f"{build_machine(version)}: expect other numbers (README, \"Reruns\")", file=sys.stderr)
 
 
 def compare(results, point, rundir, version=""):
@@ -154,7 +169,7 @@ def compare(results, point, rundir, version=""):
 
 
 def main(argv):
-    if len(argv) == 4 and argv[0] == "--config":
+    if len(argv) in (4, 5) and argv[0] == "--config":
         config(*argv[1:])
     elif len(argv) in (4, 5) and argv[0] == "--compare":
         compare(*argv[1:])

@@ -138,6 +138,7 @@ fi
 if [ -f "$DATA/tinyshakespeare/input.txt" ]; then
     run "release/study: the README's tables and results/study/ are what results/ gives" \
         env W=build/release/wesar WESAR_DATA="$DATA" scripts/study.sh --check
+    run "release/study --rerun: a word first where the build differs" tests/study_rerun.sh
 else
     skip "study tables" "$DATA/tinyshakespeare/input.txt not found (set WESAR_DATA)"
 fi
