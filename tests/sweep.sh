@@ -236,6 +236,14 @@ for r in L:  # the line's trace is the run's own telemetry: the last (only) laye
         want = [w for w in want if w[1] > 0]
         assert [[a, round(b, 9)] for a, b in r["figure1"][k]] == [[a, round(b, 9)] for a, b in want], (k, r["figure1"][k], want)
     assert r["gemm"].startswith("openblas "), r["gemm"]
+    loss = [j["loss"] for j in map(json.loads, open(os.path.join(sys.argv[2], r["point"], "log.jsonl")))
+            if "loss" in j and "step" in j]
+    lo, rise, at = float("inf"), 0.0, 0  # max_rise: the largest climb above the lowest loss so far
+    for t, x in enumerate(loss):
+        if x - lo > rise:
+            rise, at = x - lo, t + 1
+        lo = min(lo, x)
+    assert abs(r["max_rise"] - rise) < 1e-12 and r["max_rise_step"] == at, (r["max_rise"], r["max_rise_step"], rise, at)
 with open(sys.argv[3], "w") as f:  # the point lr=1e-3,seed=2 not done yet
     f.writelines(json.dumps(r) + "\n" for r in L if r["point"] != "lr=1e-3,seed=2")
 PYEOF
@@ -255,9 +263,13 @@ a = [L["lr=3e-3,seed=%d" % s]["final_val_loss"] for s in (1, 2)]
 one = L["lr=1e-3,seed=1"]["final_val_loss"]
 row = "| all | %.4f (–) [1 of 2 seeds] | %.4f (%.4f) | – |" % (one, statistics.mean(a), statistics.stdev(a))
 assert row in md, (row, md)
-sp = lambda lr, ss: "%d / %d" % tuple(sum(L["lr=%s,seed=%d" % (lr, s)][k] for s in ss) for k in ("spikes_detector", "spikes_spec_rule"))
+def sp(lr, ss):  # the counts summed, then the rises' mean (sample std)
+    P = [L["lr=%s,seed=%d" % (lr, s)] for s in ss]
+    R = [p["max_rise"] for p in P if not p["diverged"]]
+    return "%d / %d; rise %.2f (%s)" % (sum(p["spikes_detector"] for p in P), sum(p["spikes_spec_rule"] for p in P),
+                                       statistics.mean(R), "%.2f" % statistics.stdev(R) if len(R) > 1 else "–")
 row = "| all | %s | %s | – |" % (sp("1e-3", (1,)), sp("3e-3", (1, 2)))
-assert row in md and "Spikes, summed over the same points" in md, (row, md)
+assert row in md and "Spikes, summed over the same points" in md and "Rise: the largest climb" in md, (row, md)
 PYEOF
 expect_ok "$W" report "$WORK/f" -o "$WORK/f.html" --charts "$WORK/fc"
 [ "$(cd "$WORK/fc" && ls | tr '\n' ' ')" = "figure1-W_d.svg figure1-W_u.svg lr-sensitivity.svg " ] ||

@@ -48,6 +48,8 @@ static cJSON *point_line(const point *p, const cJSON *res, outcome *o) {
     cJSON_AddNumberToObject(j, "steps", (double)o->steps);
     cJSON_AddNumberToObject(j, "spikes_spec_rule", (double)o->spikes_spec);
     cJSON_AddNumberToObject(j, "spikes_detector", (double)o->spikes_detector);
+    add_num(j, "max_rise", o->max_rise);
+    cJSON_AddNumberToObject(j, "max_rise_step", (double)o->max_rise_step);
     cJSON_AddNumberToObject(j, "rollbacks", (double)o->rollbacks);
     cJSON_AddBoolToObject(j, "diverged", o->diverged);
     if (o->diverged) cJSON_AddNumberToObject(j, "diverged_step", (double)o->diverged_step);
@@ -82,10 +84,20 @@ static void grid(FILE *f, const sweep_spec *s, const table *t, const point_list 
     }
 }
 
-/* the spikes table's cell: "0 / 12 (3 seeds)", the detector's and the spec rule's counts summed */
+/* the spikes table's cell: "0 / 12", the detector's and the spec rule's counts summed, then
+ * "; rise 0.41 (0.05)" where the lines have max_rise (older lines do not) */
 static void spikes_text(const cell_stat *c, char *buf, size_t n) {
-    if (!c->tot) snprintf(buf, n, "–");
-    else snprintf(buf, n, "%ld / %ld%s", c->spikes_detector, c->spikes_spec, c->div ? " ×" : "");
+    if (!c->tot) { snprintf(buf, n, "–"); return; }
+    size_t at = (size_t)snprintf(buf, n, "%ld / %ld", c->spikes_detector, c->spikes_spec);
+    if (c->rise_n > 1 && at < n) at += (size_t)snprintf(buf + at, n - at, "; rise %.2f (%.2f)", c->rise_mean, c->rise_sd);
+    else if (c->rise_n && at < n) at += (size_t)snprintf(buf + at, n - at, "; rise %.2f (–)", c->rise_mean);
+    if (c->div && at < n) snprintf(buf + at, n - at, " ×");
+}
+
+static int any_rise(const point_list *pl, const outcome *o) {
+    for (int i = 0; i < pl->n; i++)
+        if (o[i].done && !isnan(o[i].max_rise)) return 1;
+    return 0;
 }
 
 /* The tuning seed's final val loss at every sigma2: what each cell's choice rests on */
@@ -138,6 +150,10 @@ static int write_table(const sweep_spec *s, const point_list *pl, const outcome 
     fprintf(f, "\nSpikes, summed over the same points: the detector's (the points' spike_window and spike_k) / the "
                "spec's rule (a loss above 1.1 × the lowest of the 100 steps before; a run of such steps counts once). "
                "×: a point diverged.\n");
+    if (any_rise(pl, o))
+        fprintf(f, "Rise: the largest climb of the training loss above its lowest so far, in nats (early spikes "
+                   "included, which the detector's window misses), mean (sample std) over the points that did not "
+                   "diverge.\n");
     table_free(&t);
     return 0;
 }

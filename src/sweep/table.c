@@ -40,6 +40,19 @@ static long spec_spikes(const double *loss, long n) {
     return events;
 }
 
+/* The largest climb of the loss above its lowest so far (nats) and the step it peaks at (1-based):
+ * a spike's size, early ones included, which the detector's window is not full for yet and the
+ * spec's rule counts as often as batch noise (README, "The study").  Non-finite losses are left out. */
+static void max_rise(const double *loss, long n, outcome *o) {
+    double lo = INFINITY;
+    o->max_rise = n ? 0 : NAN, o->max_rise_step = 0;
+    for (long t = 0; t < n; t++) {
+        if (!isfinite(loss[t])) continue;
+        if (loss[t] - lo > o->max_rise) o->max_rise = loss[t] - lo, o->max_rise_step = t + 1;
+        lo = loss[t] < lo ? loss[t] : lo;
+    }
+}
+
 /* reads log.jsonl's step lines (event lines count as rollbacks) */
 static int read_log(const char *dir, double clip, outcome *o) {
     char path[1800];
@@ -83,6 +96,7 @@ static int read_log(const char *dir, double clip, outcome *o) {
     o->clipped = nl ? (double)clipped / nl : 0;
     o->tok_s = ms > 0 ? tokens / (ms / 1e3) : 0;
     o->spikes_spec = spec_spikes(loss, (long)nl);
+    max_rise(loss, (long)nl, o);
     free(loss);
     return 0;
 }
@@ -130,6 +144,8 @@ static void outcome_from_line(const cJSON *j, outcome *o) {
     o->spikes_spec = (long)num(j, "spikes_spec_rule", 0);
     o->spikes_detector = (long)num(j, "spikes_detector", 0);
     o->rollbacks = (long)num(j, "rollbacks", 0);
+    o->max_rise = num(j, "max_rise", NAN);
+    o->max_rise_step = (long)num(j, "max_rise_step", 0);
     o->clipped = num(j, "clipped_fraction", NAN);
     o->tok_s = num(j, "tokens_per_s", NAN);
 }
@@ -236,7 +252,7 @@ void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const
             if (in_cell(s, t, &pl->p[i], r, lv) && !pl->p[i].val[t->sigma2]) any = 1;
         if (!any) return;
     }
-    double sum = 0, sq = 0;
+    double sum = 0, sq = 0, rsum = 0, rsq = 0;
     c->lo = INFINITY, c->hi = -INFINITY;
     for (int i = 0; i < pl->n; i++) {
         const point *p = &pl->p[i];
@@ -249,12 +265,15 @@ void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const
         c->spikes_detector += o[i].spikes_detector, c->spikes_spec += o[i].spikes_spec;
         if (c->best < 0) c->best = i;
         if (o[i].diverged || isnan(o[i].final_val)) { c->div++; continue; }
-        double v = o[i].final_val;
+        double v = o[i].final_val, rise = o[i].max_rise;
         sum += v, sq += v * v, c->n++;
         c->lo = v < c->lo ? v : c->lo, c->hi = v > c->hi ? v : c->hi;
+        if (!isnan(rise)) rsum += rise, rsq += rise * rise, c->rise_n++;
     }
     c->mean = c->n ? sum / c->n : NAN;
     c->sd = c->n > 1 ? sqrt(fmax(0, (sq - c->n * c->mean * c->mean) / (c->n - 1))) : 0;
+    c->rise_mean = c->rise_n ? rsum / c->rise_n : NAN;
+    c->rise_sd = c->rise_n > 1 ? sqrt(fmax(0, (rsq - c->rise_n * c->rise_mean * c->rise_mean) / (c->rise_n - 1))) : 0;
 }
 
 void table_cell_text(const cell_stat *c, char *buf, size_t n) {

@@ -12,6 +12,9 @@ typedef struct {
     long diverged_step, steps;
     double final_val, best_val, train_end, clipped, tok_s;
     long spikes_spec, spikes_detector, rollbacks;
+    double max_rise;    /* the largest climb of the training loss above its lowest so far, nats;
+                           NaN in lines older than it */
+    long max_rise_step;
 } outcome;
 
 /* A results file (sweep.h) as a JSON object: point name -> its summary line;
@@ -47,6 +50,8 @@ typedef struct {
     int tot, n, div;    /* reported points done, finished with a val loss, diverged */
     double mean, sd, lo, hi;
     long spikes_detector, spikes_spec; /* summed over the done reported points */
+    int rise_n;                       /* of those that did not diverge, how many have max_rise: */
+    double rise_mean, rise_sd;        /* its mean and sample std */
     int best;           /* the first reported point in the cell, for its curves; -1 */
 } cell_stat;
 
