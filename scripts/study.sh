@@ -4,7 +4,7 @@
 # with a line is not run again, so the study goes on in parts, on fresh machines, and with
 # every line present this command trains nothing and only rebuilds the tables
 # (runs/study/PART/summary.md, printed) from results/.
-#   usage: scripts/study.sh [PART...]      parts: sigma2 lr lr-wesar long kosson (default: all, in this order)
+#   usage: scripts/study.sh [PART...]      parts: sigma2 lr lr-wesar long kosson spikes (default: all, in this order)
 #          scripts/study.sh --tables [PART...]   train nothing: from results/ alone, rebuild each
 #              part's table (runs/study-tables/PART/summary.md), its report
 #              (results/study/PART.html) and charts (results/study/charts/PART/*.svg), and the
@@ -88,6 +88,14 @@ kosson() { # part 4: Kosson et al.'s optimizers, warmup 0 and 5 %, He init.  Lio
         --grid optim+lr+beta1+nesterov+inverse_bias_correction=adamw+4e-3+0.9+0+0,adamw-nobc+4e-3+0.9+0+0,liona+4e-4+0.9+0+0,lionar+1e-2+0.9+0+0,lionar+1e-2+0.98+1+1
 }
 
+spikes() { # part 5: early loss spikes.  At lr 1.28e-1 (between part 2's 6.4e-2, where nothing
+    # diverged, and 2.56e-1, where most runs diverged within 12 steps) He's loss climbed back to
+    # its initial value during warmup while WeSaR's kept falling (a pilot of 2 seeds each, 2026-12-03);
+    # part 2's methods and sigma2, its seeds.  The summary lines' max_rise measures such spikes.
+    part spikes --seeds 2,3,4 --tune-seed 1 --base "$PROXY $SHORT --lr 1.28e-1" \
+        --grid init+reparam=$METHODS --grid sigma2=$SIGMA2_BEST
+}
+
 rerun() { # PART POINT: the line's config alone (its threads too), then what it measured against the line
     local file=results/study/$1.jsonl dir=runs/study-rerun/$1/$2
     mkdir -p "runs/study-rerun/$1" && rm -rf "$dir"
@@ -102,7 +110,7 @@ case ${1:-} in
     --rerun) [ $# -eq 3 ] || { echo "usage: scripts/study.sh --rerun PART POINT" >&2; exit 2; }
         rerun "$2" "$3"; exit ;;
 esac
-PARTS=(sigma2 lr lr-wesar long kosson) # in the order they run by default; each is the function of its name, '-' as '_'
+PARTS=(sigma2 lr lr-wesar long kosson spikes) # in the order they run by default; each is the function of its name, '-' as '_'
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${PARTS[@]}")
 for p in "${parts[@]}"; do
