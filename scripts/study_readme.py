@@ -21,7 +21,7 @@ import shutil
 import sys
 
 README = "README.md"
-CHARTS = [("lr-sensitivity", "LR sensitivity"), ("sigma2-tuning", "σ² tuning"),
+CHARTS = [("lr-sensitivity", "LR sensitivity"), ("sigma2-tuning", "σ² tuning"), ("early-loss", "Early training loss"),
           ("figure1-W_d", "Figure 1, W_d"), ("figure1-W_u", "Figure 1, W_u")]
 
 

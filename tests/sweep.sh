@@ -244,6 +244,9 @@ for r in L:  # the line's trace is the run's own telemetry: the last (only) laye
             rise, at = x - lo, t + 1
         lo = min(lo, x)
     assert abs(r["max_rise"] - rise) < 1e-12 and r["max_rise_step"] == at, (r["max_rise"], r["max_rise_step"], rise, at)
+    steps = [j["step"] for j in map(json.loads, open(os.path.join(sys.argv[2], r["point"], "log.jsonl")))
+             if "loss" in j and "step" in j]  # early_loss: the run's own first 60 steps
+    assert r["early_loss"] == [[s, x] for s, x in zip(steps, loss) if s <= 60] and len(loss) == 10, r["early_loss"]
 with open(sys.argv[3], "w") as f:  # the point lr=1e-3,seed=2 not done yet
     f.writelines(json.dumps(r) + "\n" for r in L if r["point"] != "lr=1e-3,seed=2")
 PYEOF
@@ -272,7 +275,7 @@ row = "| all | %s | %s | – |" % (sp("1e-3", (1,)), sp("3e-3", (1, 2)))
 assert row in md and "Spikes, summed over the same points" in md and "Rise: the largest climb" in md, (row, md)
 PYEOF
 expect_ok "$W" report "$WORK/f" -o "$WORK/f.html" --charts "$WORK/fc"
-[ "$(cd "$WORK/fc" && ls | tr '\n' ' ')" = "figure1-W_d.svg figure1-W_u.svg lr-sensitivity.svg " ] ||
+[ "$(cd "$WORK/fc" && ls | tr '\n' ' ')" = "early-loss.svg figure1-W_d.svg figure1-W_u.svg lr-sensitivity.svg " ] ||
     fail "charts (no sigma2 axis: no sigma2 chart): $(ls "$WORK/fc")"
 $PY - "$WORK/fc" "$WORK/fig3.jsonl" << 'PYEOF' || fail "the charts drawn from the lines"
 import json, sys, xml.etree.ElementTree as ET
@@ -284,6 +287,9 @@ for k in ("W_d", "W_u"):  # the best cell (lr=3e-3 or 1e-3)'s first reported poi
     assert len(lines) == 1, lines
     assert any(len(lines[0]) == len(r["figure1"][k]) for r in L.values()), (lines, k)
     assert "all" in [x.text for x in t.iter(ns + "text")], "no legend"
+t = ET.parse(sys.argv[1] + "/early-loss.svg")  # the same point's first steps, from its line
+lines = [p.get("points").split() for p in t.iter(ns + "polyline")]
+assert len(lines) == 1 and any(len(lines[0]) == len(r["early_loss"]) for r in L.values()), lines
 t = ET.parse(sys.argv[1] + "/lr-sensitivity.svg")
 xs = [float(p.split(",")[0]) for p in next(t.iter(ns + "polyline")).get("points").split()]
 assert len(xs) == 2 and xs == sorted(xs), xs  # lr=1e-3 left of 3e-3, whatever the grid's order
@@ -297,7 +303,7 @@ expect_ok "$W" sweep --out "$WORK/r" --base "$BASE --steps 30 --telemetry-every 
     --grid reparam=none,wesar --grid sigma2=4e-5,256e-5 --grid lr=1e-3,1 --seeds 1,2 --threads 1
 expect_ok "$W" report "$WORK/r" -o "$WORK/r.html"
 grep -q "wrote $WORK/r.html (the sweep $WORK/r)" "$WORK/o" || fail "report output: $(cat "$WORK/o")"
-for needle in "LR sensitivity" "σ² tuning" "Figure 1" "W_d of the last layer" "W_u of the last layer" "reparam=wesar" "diverged (1/1)"; do
+for needle in "LR sensitivity" "σ² tuning" "Training loss, the first 60 steps" "Figure 1" "W_d of the last layer" "W_u of the last layer" "reparam=wesar" "diverged (1/1)"; do
     grep -qF "$needle" "$WORK/r.html" || fail "sweep report lacks '$needle'"
 done
 [ "$(grep -o "<title>diverged at 1</title>" "$WORK/r.html" | wc -l)" -ge 2 ] || fail "no diverged crosses at lr=1"

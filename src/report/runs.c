@@ -198,18 +198,40 @@ int run_read(run *r, const char *dir, char *err, size_t errlen) {
 
 enum { FIG1_KINDS = 2 }; /* kinds[0..1]: W_u, W_d */
 
+/* [[x, y], ...] of s's points with x <= max_x; NULL when out of memory */
+static cJSON *series_json(const series *s, double max_x) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < s->n && s->x[i] <= max_x; i++) {
+        double xy[2] = {s->x[i], s->y[i]};
+        cJSON *pt = cJSON_CreateDoubleArray(xy, 2);
+        if (!pt || !cJSON_AddItemToArray(a, pt)) {
+            cJSON_Delete(pt);
+            cJSON_Delete(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+/* s's points from [[x, y], ...]; -1 when it is not that or memory ran out */
+static int series_from_json(series *s, const cJSON *a) {
+    const cJSON *pt;
+    if (!cJSON_IsArray(a)) return -1;
+    cJSON_ArrayForEach(pt, a) {
+        const cJSON *x = cJSON_GetArrayItem(pt, 0), *y = cJSON_GetArrayItem(pt, 1);
+        if (cJSON_GetArraySize(pt) != 2 || !cJSON_IsNumber(x) || !cJSON_IsNumber(y)) return -1;
+        if (series_add(s, x->valuedouble, y->valuedouble)) return -1;
+    }
+    return 0;
+}
+
 cJSON *run_figure1_json(const run *r) {
     if (!r->has_tel || !r->tel[M_RATIO][1].n) return NULL;
     cJSON *j = cJSON_CreateObject();
     for (int k = 0; j && k < FIG1_KINDS; k++) {
-        const series *s = &r->tel[M_RATIO][k];
-        cJSON *a = cJSON_AddArrayToObject(j, kinds[k]);
-        for (int i = 0; a && i < s->n; i++) {
-            double xy[2] = {s->x[i], s->y[i]};
-            cJSON *pt = cJSON_CreateDoubleArray(xy, 2);
-            if (!pt || !cJSON_AddItemToArray(a, pt)) a = NULL;
-        }
-        if (!a) {
+        cJSON *a = series_json(&r->tel[M_RATIO][k], INFINITY);
+        if (!a || !cJSON_AddItemToObject(j, kinds[k], a)) {
+            cJSON_Delete(a);
             cJSON_Delete(j);
             j = NULL;
         }
@@ -218,15 +240,12 @@ cJSON *run_figure1_json(const run *r) {
 }
 
 int run_figure1_from_json(run *r, const cJSON *j) {
-    for (int k = 0; k < FIG1_KINDS; k++) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, kinds[k]), *pt;
-        if (!cJSON_IsArray(a)) return -1;
-        cJSON_ArrayForEach(pt, a) {
-            const cJSON *x = cJSON_GetArrayItem(pt, 0), *y = cJSON_GetArrayItem(pt, 1);
-            if (cJSON_GetArraySize(pt) != 2 || !cJSON_IsNumber(x) || !cJSON_IsNumber(y)) return -1;
-            if (series_add(&r->tel[M_RATIO][k], x->valuedouble, y->valuedouble)) return -1;
-        }
-    }
+    for (int k = 0; k < FIG1_KINDS; k++)
+        if (series_from_json(&r->tel[M_RATIO][k], cJSON_GetObjectItemCaseSensitive(j, kinds[k]))) return -1;
     r->has_tel = 1;
     return 0;
 }
+
+cJSON *run_early_loss_json(const run *r) { return r->loss.n ? series_json(&r->loss, EARLY_STEPS) : NULL; }
+
+int run_early_loss_from_json(run *r, const cJSON *j) { return series_from_json(&r->loss, j); }

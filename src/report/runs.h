@@ -37,6 +37,11 @@ void run_free(run *r);
  * NULL without telemetry or memory; from_json: 0, or -1 (bad or no memory). */
 cJSON *run_figure1_json(const run *r);
 int run_figure1_from_json(run *r, const cJSON *j);
+/* The training loss of the first EARLY_STEPS steps, where early spikes show
+ * (a summary line's "early_loss": [[step, loss], ...]); the same contract. */
+#define EARLY_STEPS 60
+cJSON *run_early_loss_json(const run *r);
+int run_early_loss_from_json(run *r, const cJSON *j);
 /* err from a format, made one printable line; returns -1 */
 int report_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #endif

@@ -2,9 +2,9 @@
  * (report.h): the table, the LR-sensitivity chart (final val loss against
  * lr, a line per method through the mean over the reported seeds, their
  * spread as a band, diverged points as crosses at the top), the sigma2
- * tuning chart (the tuning seed's final val loss against sigma2), and the
- * Figure-1 panels (last layer's W_d and W_u update ratio) for the best cell
- * of each method. */
+ * tuning chart (the tuning seed's final val loss against sigma2), the
+ * early training loss and the Figure-1 panels (last layer's W_d and W_u
+ * update ratio) for the best cell of each method. */
 #include "report.h"
 #include "runs.h"
 #include "svg.h"
@@ -130,14 +130,17 @@ static int sigma2_chart(out *o, const sweep_data *d) {
 }
 
 /* 1 when the point's curves are there: its own files, else its summary line's
- * "figure1" (a study in parts, on a fresh machine) */
+ * "figure1" and "early_loss", either or both (a study in parts, on a fresh machine) */
 static int best_run(const sweep_data *d, const point *p, run *r, char *err, size_t errlen) {
     if (!run_read(r, p->dir, err, errlen)) return 1;
     run_free(r);
     memset(r, 0, sizeof *r);
     const cJSON *line = cJSON_GetObjectItemCaseSensitive(d->res, p->name);
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(line, "figure1");
-    if (f && !run_figure1_from_json(r, f)) return 1;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(line, "early_loss");
+    if (f && run_figure1_from_json(r, f)) f = NULL, run_free(r), memset(r, 0, sizeof *r);
+    if (e && run_early_loss_from_json(r, e)) e = NULL, series_free(&r->loss);
+    if (f || e) return 1;
     run_free(r);
     memset(r, 0, sizeof *r);
     return 0;
@@ -179,6 +182,33 @@ static int figure1(out *o, const sweep_data *d, int which) {
     return drawn;
 }
 
+/* The first EARLY_STEPS steps' training loss, a line per method (the runs of Figure 1), where
+ * early spikes show: the paper's Figure 2 in miniature */
+static int early_loss(out *o, const sweep_data *d, int arg) {
+    (void)arg;
+    int R = d->t.n_rows, nt = 0, drawn = 0;
+    trace *tr = calloc((size_t)R + 1, sizeof *tr);
+    legend_item *lg = calloc((size_t)R + 1, sizeof *lg);
+    series *early = calloc((size_t)R + 1, sizeof *early);
+    for (int r = 0; tr && lg && early && d->have && r < R; r++) {
+        const series *l = &d->runs[r].loss;
+        for (int i = 0; d->have[r] && i < l->n && l->x[i] <= EARLY_STEPS; i++)
+            if (series_add(&early[r], l->x[i], l->y[i])) o->error = 1;
+        if (!early[r].n) continue;
+        lg[nt] = (legend_item){d->t.rows[r], svg_color(r)};
+        tr[nt++] = (trace){&early[r], svg_color(r), T_LINE, NULL};
+    }
+    char title[96];
+    snprintf(title, sizeof title, "Training loss, the first %d steps", EARLY_STEPS);
+    if (!tr || !lg || !early) o->error = 1;
+    else if (nt) drawn = plot_legend(o, title, "step", "training loss", tr, nt, 700, 340, 0, lg, nt);
+    for (int r = 0; early && r < R; r++) series_free(&early[r]);
+    free(early);
+    free(tr);
+    free(lg);
+    return drawn;
+}
+
 /* the charts by name: the page draws them all, --charts DIR writes each to DIR/NAME.svg */
 typedef struct {
     const char *name;
@@ -192,6 +222,9 @@ static int draw_sigma2(out *o, const sweep_data *d, int arg) { (void)arg; return
 static const chart charts[] = {
     {"lr-sensitivity", draw_lr, 0, "No LR-sensitivity chart: no lr axis, or no finished point yet.", NULL},
     {"sigma2-tuning", draw_sigma2, 0, NULL, NULL},
+    {"early-loss", early_loss, 0, "No early loss curves in the best points' files or summary lines (lines older than "
+                                  "\"early_loss\" have none).",
+     "<h2>Early training loss, best cell of each method (its first reported seed)</h2>\n"},
     {"figure1-W_d", figure1, 1, "No update-ratio telemetry in the best points, in their files or summary lines "
                                 "(sweep with --telemetry-every N in --base).",
      "<h2>Figure 1: the last layer's update ratio, best cell of each method</h2>\n<div class='grid'>\n"},

@@ -18,13 +18,15 @@ static void add_num(cJSON *j, const char *key, double v) {
     else cJSON_AddNullToObject(j, key);
 }
 
-/* the report's Figure-1 data, so it can be drawn from the line alone */
-static void add_figure1(cJSON *j, const char *dir) {
+/* the report's Figure-1 data and early loss curve, so they can be drawn from the line alone */
+static void add_curves(cJSON *j, const char *dir) {
     run r;
     char err[256];
     memset(&r, 0, sizeof r);
-    cJSON *f = run_read(&r, dir, err, sizeof err) ? NULL : run_figure1_json(&r);
+    int ok = !run_read(&r, dir, err, sizeof err);
+    cJSON *f = ok ? run_figure1_json(&r) : NULL, *e = ok ? run_early_loss_json(&r) : NULL;
     if (f) cJSON_AddItemToObject(j, "figure1", f);
+    if (e) cJSON_AddItemToObject(j, "early_loss", e);
     run_free(&r);
 }
 
@@ -55,7 +57,7 @@ static cJSON *point_line(const point *p, const cJSON *res, outcome *o) {
     if (o->diverged) cJSON_AddNumberToObject(j, "diverged_step", (double)o->diverged_step);
     add_num(j, "clipped_fraction", o->clipped);
     add_num(j, "tokens_per_s", o->tok_s);
-    add_figure1(j, p->dir);
+    add_curves(j, p->dir);
     /* the line is made right after the point ran, on its machine: what its numbers rerun the same on */
     cJSON_AddStringToObject(j, "gemm", kernels_gemm_name(p->j.tc.precision));
     cJSON_AddStringToObject(j, "simd", kernels_simd_name());
