@@ -4,7 +4,7 @@
 # with a line is not run again, so the study goes on in parts, on fresh machines, and with
 # every line present this command trains nothing and only rebuilds the tables
 # (runs/study/PART/summary.md, printed) from results/.
-#   usage: scripts/study.sh [PART...]      parts: sigma2 lr lr-wesar long kosson spikes (default: all, in this order)
+#   usage: scripts/study.sh [PART...]      parts: sigma2 lr lr-wesar long kosson spikes spikes-wesar (default: all, in this order)
 #          scripts/study.sh --tables [PART...]   train nothing: from results/ alone, rebuild each
 #              part's table (runs/study-tables/PART/summary.md), its report
 #              (results/study/PART.html) and charts (results/study/charts/PART/*.svg), and the
@@ -96,6 +96,12 @@ spikes() { # part 5: early loss spikes.  At lr 1.28e-1 (between part 2's 6.4e-2,
         --grid init+reparam=$METHODS --grid sigma2=$SIGMA2_BEST
 }
 
+spikes_wesar() { # part 5b: WeSaR at its own sigma2 (part 1's 1024e-5) at part 5's lr and seeds; seeds 2
+    # and 3 are the pilot's runs (the same config), seed 4 is new
+    part spikes-wesar --seeds 2,3,4 --tune-seed 1 --base "$PROXY $SHORT --lr 1.28e-1" \
+        --grid init+reparam=he+wesar --grid sigma2=$SIGMA2_WESAR
+}
+
 rerun() { # PART POINT: the line's config alone (its threads too), then what it measured against the line
     local file=results/study/$1.jsonl dir=runs/study-rerun/$1/$2
     mkdir -p "runs/study-rerun/$1" && rm -rf "$dir"
@@ -110,7 +116,7 @@ case ${1:-} in
     --rerun) [ $# -eq 3 ] || { echo "usage: scripts/study.sh --rerun PART POINT" >&2; exit 2; }
         rerun "$2" "$3"; exit ;;
 esac
-PARTS=(sigma2 lr lr-wesar long kosson spikes) # in the order they run by default; each is the function of its name, '-' as '_'
+PARTS=(sigma2 lr lr-wesar long kosson spikes spikes-wesar) # in the order they run by default; each is the function of its name, '-' as '_'
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=("${PARTS[@]}")
 for p in "${parts[@]}"; do
