@@ -189,11 +189,11 @@ static int early_loss(out *o, const sweep_data *d, int arg) {
     int R = d->t.n_rows, nt = 0, drawn = 0;
     trace *tr = calloc((size_t)R + 1, sizeof *tr);
     legend_item *lg = calloc((size_t)R + 1, sizeof *lg);
-    series *early = calloc((size_t)R + 1, sizeof *early);
+    series *early = calloc((size_t)R + 1, sizeof *early); /* views of the runs' first steps, not copies */
     for (int r = 0; tr && lg && early && d->have && r < R; r++) {
         const series *l = &d->runs[r].loss;
-        for (int i = 0; d->have[r] && i < l->n && l->x[i] <= EARLY_STEPS; i++)
-            if (series_add(&early[r], l->x[i], l->y[i])) o->error = 1;
+        early[r] = (series){l->x, l->y, 0, 0};
+        while (d->have[r] && early[r].n < l->n && l->x[early[r].n] <= EARLY_STEPS) early[r].n++;
         if (!early[r].n) continue;
         lg[nt] = (legend_item){d->t.rows[r], svg_color(r)};
         tr[nt++] = (trace){&early[r], svg_color(r), T_LINE, NULL};
@@ -202,7 +202,6 @@ static int early_loss(out *o, const sweep_data *d, int arg) {
     snprintf(title, sizeof title, "Training loss, the first %d steps", EARLY_STEPS);
     if (!tr || !lg || !early) o->error = 1;
     else if (nt) drawn = plot_legend(o, title, "step", "training loss", tr, nt, 700, 340, 0, lg, nt);
-    for (int r = 0; early && r < R; r++) series_free(&early[r]);
     free(early);
     free(tr);
     free(lg);

@@ -231,6 +231,12 @@ int table_tune_point(const sweep_spec *s, const table *t, const point_list *pl, 
     return -1;
 }
 
+/* mean and sample std of n values from their sum and sum of squares: NaN and 0 where n is 0, std 0 for one */
+static void mean_sd(double sum, double sq, int n, double *mean, double *sd) {
+    *mean = n ? sum / n : NAN;
+    *sd = n > 1 ? sqrt(fmax(0, (sq - n * *mean * *mean) / (n - 1))) : 0;
+}
+
 void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const outcome *o, int r, const char *lv,
                 cell_stat *c) {
     memset(c, 0, sizeof *c);
@@ -270,10 +276,8 @@ void table_cell(const sweep_spec *s, const table *t, const point_list *pl, const
         c->lo = v < c->lo ? v : c->lo, c->hi = v > c->hi ? v : c->hi;
         if (!isnan(rise)) rsum += rise, rsq += rise * rise, c->rise_n++;
     }
-    c->mean = c->n ? sum / c->n : NAN;
-    c->sd = c->n > 1 ? sqrt(fmax(0, (sq - c->n * c->mean * c->mean) / (c->n - 1))) : 0;
-    c->rise_mean = c->rise_n ? rsum / c->rise_n : NAN;
-    c->rise_sd = c->rise_n > 1 ? sqrt(fmax(0, (rsq - c->rise_n * c->rise_mean * c->rise_mean) / (c->rise_n - 1))) : 0;
+    mean_sd(sum, sq, c->n, &c->mean, &c->sd);
+    mean_sd(rsum, rsq, c->rise_n, &c->rise_mean, &c->rise_sd);
 }
 
 void table_cell_text(const cell_stat *c, char *buf, size_t n) {
